@@ -1,0 +1,13 @@
+from .conditional_channel_weighting import CHANNEL_WEIGHTINGS, ConditionalChannelWeighting
+from .cross_resolution_weighting import CrossResolutionWeighting
+from .fusion import FUSION_MODES, MultiResolutionFusion, Transition
+from .iterative_head import IterativeHead
+from .shuffle_unit import ShuffleUnit
+from .spatial_weighting import SpatialWeighting
+from .stem import Stem
+
+__all__ = [
+    'CHANNEL_WEIGHTINGS', 'FUSION_MODES', 'ConditionalChannelWeighting',
+    'CrossResolutionWeighting', 'IterativeHead', 'MultiResolutionFusion', 'ShuffleUnit',
+    'SpatialWeighting', 'Stem', 'Transition'
+]

@@ -1,0 +1,81 @@
+"""Conditional channel weighting (CCW), the block of Lite-HRNet."""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from ..layers import ConvNormAct, channel_shuffle, checkpoint_if, default_norm_cfg
+from .cross_resolution_weighting import CrossResolutionWeighting
+from .spatial_weighting import SpatialWeighting
+
+__all__ = ['ConditionalChannelWeighting', 'CHANNEL_WEIGHTINGS']
+
+#: The two weightings of the paper; Table 7 ablates each one alone.
+CHANNEL_WEIGHTINGS = ('cross_resolution', 'spatial')
+
+
+class ConditionalChannelWeighting(nn.Module):
+    """Conditional channel weighting block (paper Fig. 2b, Sec. 4).
+
+    Over all branches at once: each branch is split into halves; the second halves go
+    through the cross-resolution weighting H, a 3x3 depthwise conv-norm per branch and a
+    spatial weighting F per branch; then each branch concatenates its two halves and
+    shuffles channels. It replaces the two costly 1x1 convolutions of a shuffle block.
+
+    Args:
+        in_channels (Sequence[int]): Channels of each branch (each even).
+        reduce_ratio (int): Reduction ratio of the cross-resolution weighting.
+        weightings (Sequence[str]): Which of ``'cross_resolution'`` and ``'spatial'`` to
+            use; the default is both (the paper's block), one alone reproduces Table 7.
+        conv_cfg (dict, optional): MMCV convolution config.
+        norm_cfg (dict, optional): MMCV norm config; None means batch norm.
+        with_cp (bool): Activation checkpointing.
+
+    Shape:
+        [(N, C_i, H_i, W_i)] -> [(N, C_i, H_i, W_i)]
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 reduce_ratio: int,
+                 weightings: Sequence[str] = CHANNEL_WEIGHTINGS,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = None,
+                 with_cp: bool = False) -> None:
+        super().__init__()
+        norm_cfg = default_norm_cfg(norm_cfg)
+        unknown = set(weightings) - set(CHANNEL_WEIGHTINGS)
+        if unknown or not weightings:
+            raise ValueError(f'ConditionalChannelWeighting: weightings must be a non-empty '
+                             f'subset of {CHANNEL_WEIGHTINGS}, got {tuple(weightings)}')
+        self.with_cp = with_cp
+        self.halves = [c // 2 for c in in_channels]
+        if 'cross_resolution' in weightings:
+            self.cross_resolution_weighting = CrossResolutionWeighting(
+                self.halves, ratio=reduce_ratio, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        else:
+            self.cross_resolution_weighting = None
+        self.depthwise_convs = nn.ModuleList(
+            ConvNormAct(c, c, 3, groups=c, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+            for c in self.halves)
+        if 'spatial' in weightings:
+            self.spatial_weighting = nn.ModuleList(
+                SpatialWeighting(c, ratio=4) for c in self.halves)
+        else:
+            self.spatial_weighting = None
+
+    def _forward(self, *xs: Tensor) -> List[Tensor]:
+        firsts = [x[:, :h] for x, h in zip(xs, self.halves)]
+        seconds = [x[:, h:] for x, h in zip(xs, self.halves)]
+        if self.cross_resolution_weighting is not None:
+            seconds = self.cross_resolution_weighting(seconds)
+        seconds = [dw(s) for s, dw in zip(seconds, self.depthwise_convs)]
+        if self.spatial_weighting is not None:
+            seconds = [sw(s) for s, sw in zip(seconds, self.spatial_weighting)]
+        return [
+            channel_shuffle(torch.cat((a, b), dim=1), 2) for a, b in zip(firsts, seconds)
+        ]
+
+    def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        return checkpoint_if(self.with_cp, self._forward, *xs)

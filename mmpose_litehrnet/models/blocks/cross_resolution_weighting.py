@@ -1,0 +1,59 @@
+"""Cross-resolution weighting H of conditional channel weighting."""
+from typing import List, Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..layers import ConvNormAct, default_norm_cfg
+
+__all__ = ['CrossResolutionWeighting']
+
+
+class CrossResolutionWeighting(nn.Module):
+    """Channel weights for every branch computed from all branches (paper Eq. 4).
+
+    Each branch is average-pooled to the size of the smallest (last) one, the results
+    are concatenated, passed through 1x1 conv-norm-ReLU and 1x1 conv-norm-sigmoid, split
+    back per branch, upsampled (nearest) to each branch's size and multiplied in.
+
+    Args:
+        channels (Sequence[int]): Channels C_i of each branch, highest resolution first.
+        ratio (int): Reduction of the hidden layer, ``int(sum(C_i) / ratio)`` channels.
+        conv_cfg (dict, optional): MMCV convolution config.
+        norm_cfg (dict, optional): MMCV norm config; None means batch norm.
+
+    Shape:
+        [(N, C_i, H_i, W_i)] -> [(N, C_i, H_i, W_i)]
+    """
+
+    def __init__(self,
+                 channels: Sequence[int],
+                 ratio: int = 16,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = None) -> None:
+        super().__init__()
+        norm_cfg = default_norm_cfg(norm_cfg)
+        self.channels = [int(c) for c in channels]
+        total = sum(self.channels)
+        hidden = int(total / ratio)
+        if hidden < 1:
+            raise ValueError(f'CrossResolutionWeighting: {total} channels / ratio={ratio} '
+                             'leaves no hidden channel')
+        self.conv1 = ConvNormAct(total, hidden, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                 act_cfg=dict(type='ReLU'))
+        self.conv2 = ConvNormAct(hidden, total, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                 act_cfg=dict(type='Sigmoid'))
+
+    def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        smallest = xs[-1].shape[-2:]
+        pooled = [F.adaptive_avg_pool2d(x, smallest) for x in xs[:-1]] + [xs[-1]]
+        weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
+        out = []
+        start = 0
+        for x, c in zip(xs, self.channels):
+            w = weights[:, start:start + c]
+            start += c
+            out.append(x * F.interpolate(w, size=x.shape[-2:], mode='nearest'))
+        return out

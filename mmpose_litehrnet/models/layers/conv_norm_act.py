@@ -1,0 +1,100 @@
+"""Convolution -> normalization -> activation, named like MMCV's ``ConvModule``."""
+from collections import OrderedDict
+from typing import Optional
+
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+
+__all__ = ['ConvNormAct', 'DepthwiseSeparableConv', 'default_norm_cfg']
+
+
+def default_norm_cfg(norm_cfg: Optional[dict]) -> dict:
+    """Returns ``norm_cfg``, or batch norm when it is None (no mutable defaults)."""
+    return dict(type='BN') if norm_cfg is None else norm_cfg
+
+
+class ConvNormAct(nn.Sequential):
+    """A ``Conv2d`` followed by a norm layer and an activation.
+
+    The children are named ``conv``, ``bn`` (or whatever MMCV names the norm type, e.g.
+    ``gn``) and ``activate``, exactly as in MMCV's ``ConvModule``, so that the parameter
+    names of released Lite-HRNet checkpoints match. Being a plain ``nn.Sequential``, it
+    scripts, traces and exports with no custom forward. The convolution has a bias only
+    when there is no norm layer (``ConvModule``'s ``bias='auto'``).
+
+    Args:
+        in_channels (int): Input channels C_in.
+        out_channels (int): Output channels C_out.
+        kernel_size (int): Square kernel size; padding keeps ``ceil(H / stride)``.
+        stride (int): Convolution stride.
+        groups (int): Convolution groups (``in_channels`` for a depthwise convolution).
+        conv_cfg (dict, optional): MMCV convolution config; None means ``nn.Conv2d``.
+        norm_cfg (dict, optional): MMCV norm config; None means no norm layer.
+        act_cfg (dict, optional): MMCV activation config; None means no activation.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, ceil(H / stride), ceil(W / stride))
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 kernel_size: int = 1,
+                 stride: int = 1,
+                 groups: int = 1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = None,
+                 act_cfg: Optional[dict] = None) -> None:
+        layers = OrderedDict()
+        layers['conv'] = build_conv_layer(
+            conv_cfg,
+            in_channels,
+            out_channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            padding=kernel_size // 2,
+            groups=groups,
+            bias=norm_cfg is None)
+        if norm_cfg is not None:
+            norm_name, norm = build_norm_layer(norm_cfg, out_channels)
+            layers[norm_name] = norm
+        if act_cfg is not None:
+            act_cfg = dict(act_cfg)
+            if act_cfg['type'] in ('ReLU', 'ReLU6', 'LeakyReLU'):
+                act_cfg.setdefault('inplace', True)
+            layers['activate'] = build_activation_layer(act_cfg)
+        super().__init__(layers)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+
+
+class DepthwiseSeparableConv(nn.Sequential):
+    """3x3 depthwise conv + norm, then 1x1 pointwise conv + norm + ReLU.
+
+    Parameter names follow MMCV's ``DepthwiseSeparableConvModule``
+    (``depthwise_conv.*``, ``pointwise_conv.*``) with ``dw_act_cfg=None``.
+
+    Args:
+        in_channels (int): Input channels C_in.
+        out_channels (int): Output channels C_out.
+        conv_cfg (dict, optional): MMCV convolution config.
+        norm_cfg (dict, optional): MMCV norm config; None means batch norm.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, H, W)
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: Optional[dict] = None) -> None:
+        norm_cfg = default_norm_cfg(norm_cfg)
+        super().__init__(
+            OrderedDict(
+                depthwise_conv=ConvNormAct(
+                    in_channels, in_channels, 3, groups=in_channels,
+                    conv_cfg=conv_cfg, norm_cfg=norm_cfg),
+                pointwise_conv=ConvNormAct(
+                    in_channels, out_channels, 1, conv_cfg=conv_cfg,
+                    norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))))

@@ -1,0 +1,51 @@
+"""Registration of our modules in MMPose's model registry.
+
+MMPose 1.x registers a ``LiteHRNet`` of its own when ``mmpose.models`` is imported, and
+MMEngine refuses a second registration under the same name ("already registered"),
+whichever comes second. So we let MMPose's go first, by importing ``mmpose.models``
+here when it can be imported, and then replace it under ``LiteHRNet``; MMPose's class
+stays buildable as ``MMPoseLiteHRNet``. Neither mmpose nor its compiled ops are needed
+for the package itself: without them there is nothing to register into.
+"""
+import warnings
+from typing import Dict, Type
+
+import torch.nn as nn
+
+from .models import (ConditionalChannelWeighting, CrossResolutionWeighting, IterativeHead,
+                     LiteHRModule, LiteHRNet, MultiResolutionFusion, NaiveLiteHRNet,
+                     SpatialWeighting, Transition)
+
+__all__ = ['OUR_MODULES', 'register_in_mmpose']
+
+#: Registered name -> class.
+OUR_MODULES: Dict[str, Type[nn.Module]] = {
+    'LiteHRNet': LiteHRNet,
+    'NaiveLiteHRNet': NaiveLiteHRNet,
+    'LiteHRModule': LiteHRModule,
+    'ConditionalChannelWeighting': ConditionalChannelWeighting,
+    'CrossResolutionWeighting': CrossResolutionWeighting,
+    'SpatialWeighting': SpatialWeighting,
+    'MultiResolutionFusion': MultiResolutionFusion,
+    'LiteHRNetTransition': Transition,
+    'LiteHRNetIterativeHead': IterativeHead,
+}
+
+
+def register_in_mmpose() -> bool:
+    """Registers :data:`OUR_MODULES` in ``mmpose.registry.MODELS``; False without mmpose."""
+    try:
+        from mmpose.registry import MODELS
+    except ImportError:
+        return False
+    try:
+        import mmpose.models  # noqa: F401  (MMPose registers its LiteHRNet first)
+    except ImportError as error:
+        warnings.warn(f'mmpose.models does not import ({error}); registering Lite-HRNet '
+                      'in MMPose\'s registry without MMPose\'s own models', stacklevel=2)
+    builtin = MODELS.module_dict.get('LiteHRNet')
+    if builtin is not None and builtin is not LiteHRNet:
+        MODELS.register_module('MMPoseLiteHRNet', module=builtin, force=True)
+    for name, module in OUR_MODULES.items():
+        MODELS.register_module(name, module=module, force=True)
+    return True
