@@ -1,9 +1,9 @@
 from .extra import resolve_extra
 from .lite_hr_module import MODULE_TYPES, LiteHRModule
 from .litehrnet import LiteHRNet, NaiveLiteHRNet
-from .variants import VARIANTS, variant_extra
+from .variants import VARIANTS, variant_extra, variant_name
 
 __all__ = [
     'MODULE_TYPES', 'VARIANTS', 'LiteHRModule', 'LiteHRNet', 'NaiveLiteHRNet',
-    'resolve_extra', 'variant_extra'
+    'resolve_extra', 'variant_extra', 'variant_name'
 ]

@@ -2,7 +2,7 @@
 from types import MappingProxyType
 from typing import Any, Dict, Mapping, Tuple
 
-__all__ = ['VARIANTS', 'variant_extra']
+__all__ = ['VARIANTS', 'variant_extra', 'variant_name']
 
 
 def _family(widths: Tuple[int, ...], num_modules: Tuple[int, ...], module_type: str,
@@ -42,3 +42,19 @@ def variant_extra(name: str) -> Dict[str, Any]:
     extra['stem'] = dict(extra['stem'])
     extra['stages_spec'] = dict(extra['stages_spec'])
     return extra
+
+
+def variant_name(extra: Mapping[str, Any]) -> str:
+    """The name of the variant whose architecture ``extra`` describes, or ``'custom'``."""
+    def normalise(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: normalise(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return tuple(normalise(v) for v in value)
+        return value.upper() if isinstance(value, str) else value
+
+    wanted = normalise(extra)
+    for name, candidate in VARIANTS.items():
+        if normalise(candidate) == wanted:
+            return name
+    return 'custom'

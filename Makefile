@@ -1,0 +1,22 @@
+# Quick start: `make demo` and `make test`; both set up the environment first.
+VENV ?= .venv
+PYTHON ?= python3.11
+PY := $(VENV)/bin/python
+POSE_CONFIGS := $(sort $(wildcard configs/body_2d_keypoint/topdown_heatmap/*/*.py))
+
+.PHONY: setup demo zoo test lint
+
+setup:
+	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
+
+# Model-zoo summary: variant, input size, parameters and FLOPs of every config.
+zoo: setup
+	$(PY) tools/flops.py $(POSE_CONFIGS)
+
+demo: zoo
+
+test: setup
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check mmpose_litehrnet tools tests
