@@ -1,0 +1,54 @@
+"""Shared fixtures: the four variants, deterministic random weights, MMPose's oracle."""
+import os.path as osp
+from typing import Dict
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import mmpose_litehrnet  # noqa: F401  (registers our models)
+from mmpose_litehrnet.models.backbones import variant_extra
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+POSE_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap')
+
+#: The released variants (our names).
+VARIANT_NAMES = ('litehrnet_18', 'litehrnet_30', 'naive_litehrnet_18',
+                 'wider_naive_litehrnet_18')
+
+
+def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Fills every parameter and norm statistic with reproducible non-trivial values."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, _BatchNorm):
+                module.weight.copy_(1 + 0.2 * torch.randn(module.weight.shape, generator=gen))
+                module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=gen))
+                module.running_mean.copy_(
+                    0.1 * torch.randn(module.running_mean.shape, generator=gen))
+                module.running_var.copy_(
+                    0.5 + torch.rand(module.running_var.shape, generator=gen))
+            elif isinstance(module, nn.Conv2d):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(
+                    torch.randn(module.weight.shape, generator=gen) * (2 / fan_in) ** 0.5)
+                if module.bias is not None:
+                    module.bias.copy_(0.1 * torch.randn(module.bias.shape, generator=gen))
+    return model
+
+
+def mmpose_backbone(name: str) -> nn.Module:
+    """MMPose 1.3.2's own LiteHRNet for variant ``name`` (the oracle)."""
+    from mmpose.models.backbones.litehrnet import LiteHRNet as MMPoseLiteHRNet
+    return MMPoseLiteHRNet(variant_extra(name))
+
+
+def state_of(model: nn.Module) -> Dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.fixture(params=VARIANT_NAMES)
+def variant(request) -> str:
+    return request.param

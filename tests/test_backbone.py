@@ -1,0 +1,138 @@
+"""Behaviour beyond the peers: any input size, checkpointing, freezing, outputs, export."""
+import math
+
+import pytest
+import torch
+from conftest import randomize_
+
+from mmpose_litehrnet import LiteHRNet, MultiResolutionFusion
+
+
+def _branch_sizes(h: int, w: int):
+    h, w = math.ceil(math.ceil(h / 2) / 2), math.ceil(math.ceil(w / 2) / 2)
+    sizes = [(h, w)]
+    for _ in range(3):
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+        sizes.append((h, w))
+    return sizes
+
+
+@pytest.mark.parametrize('hw', [(250, 190), (33, 47), (97, 64)])
+@pytest.mark.parametrize('mode', ['train', 'eval'])
+def test_any_input_size(variant, hw, mode):
+    model = LiteHRNet(variant, out_indices=(0, 1, 2, 3))
+    getattr(model, mode)()
+    outs = model(torch.randn(2, 3, *hw))
+    assert [tuple(o.shape[-2:]) for o in outs] == _branch_sizes(*hw)
+    assert [o.shape[1] for o in outs] == model.out_channels
+    assert all(torch.isfinite(o).all() for o in outs)
+
+
+def test_multi_resolution_outputs_with_and_without_head():
+    extra = dict(LiteHRNet('litehrnet_18').extra, with_head=False)
+    plain = LiteHRNet(extra, out_indices=(0, 1, 2, 3)).eval()
+    head = LiteHRNet('litehrnet_18', out_indices=(3, 0, -1)).eval()
+    assert plain.out_channels == [40, 80, 160, 320]
+    assert head.out_channels == [160, 40, 160]
+    x = torch.randn(1, 3, 512, 1024)
+    assert [tuple(o.shape) for o in plain(x)] == [
+        (1, 40, 128, 256), (1, 80, 64, 128), (1, 160, 32, 64), (1, 320, 16, 32)]
+    outs = head(x)
+    assert [tuple(o.shape) for o in outs] == [(1, 160, 16, 32), (1, 40, 128, 256),
+                                              (1, 160, 16, 32)]
+    assert torch.equal(outs[0], outs[2])
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(), dict(fusion='hrnet'), dict(channel_weighting=('spatial', )),
+    dict(channel_weighting=('cross_resolution', ))
+])
+def test_every_parameter_gets_a_gradient(variant, kwargs):
+    if variant.startswith('naive') and kwargs.get('channel_weighting'):
+        pytest.skip('channel weighting does not apply to shuffle blocks')
+    model = randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3), **kwargs)).train()
+    x = torch.randn(2, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    sum(o.square().mean() for o in model(x)).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert missing == []
+
+
+def test_with_cp_gives_the_same_gradients(variant):
+    torch.manual_seed(0)
+    plain = randomize_(LiteHRNet(variant), seed=3).train()
+    checkpointed = LiteHRNet(variant, with_cp=True).train()
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 96, 64)
+    outs = []
+    for model in (plain, checkpointed):
+        inp = x.clone().requires_grad_()
+        out = model(inp)[0]
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        outs.append((out.detach(), inp.grad, {n: p.grad for n, p in model.named_parameters()}))
+    (out_a, gin_a, grads_a), (out_b, gin_b, grads_b) = outs
+    torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gin_b, gin_a, rtol=1e-4, atol=1e-6)
+    for name, grad in grads_a.items():
+        torch.testing.assert_close(grads_b[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize('frozen_stages', [0, 2])
+def test_frozen_stages(frozen_stages):
+    model = LiteHRNet('litehrnet_18', frozen_stages=frozen_stages)
+    model.train()
+    frozen = ['stem'] + [f'{p}{i}' for i in range(frozen_stages) for p in ('transition',
+                                                                           'stage')]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model(torch.randn(2, 3, 64, 64))[0].sum().backward()
+    for name, param in model.named_parameters():
+        is_frozen = name.split('.')[0] in frozen
+        assert param.requires_grad is not is_frozen, name
+        assert (param.grad is None) is is_frozen, name
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            assert module.training is (name.split('.')[0] not in frozen), name
+    after = model.state_dict()
+    for key in before:
+        if 'running' in key:
+            assert torch.equal(before[key], after[key]) is (key.split('.')[0] in frozen), key
+
+
+def test_norm_eval_keeps_statistics():
+    model = LiteHRNet('naive_litehrnet_18', norm_eval=True).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model(torch.randn(2, 3, 64, 64))
+    after = model.state_dict()
+    assert all(torch.equal(v, after[k]) for k, v in before.items())
+    assert model.training
+
+
+def test_hrnet_fusion_is_the_plain_sum():
+    fusion = randomize_(MultiResolutionFusion([4, 8, 16], mode='hrnet')).eval()
+    xs = [torch.randn(1, 4, 20, 20), torch.randn(1, 8, 10, 10), torch.randn(1, 16, 5, 5)]
+    outs = fusion(xs)
+    for i, out in enumerate(outs):
+        size = xs[i].shape[-2:]
+        expected = sum(xs[j] if i == j else fusion[i][j](xs[j], size) for j in range(3))
+        torch.testing.assert_close(out, expected)
+    legacy = MultiResolutionFusion([4, 8, 16])
+    legacy.load_state_dict(fusion.state_dict())
+    legacy.eval()
+    z0 = 2 * xs[0] + fusion[0][1](xs[1], (20, 20)) + fusion[0][2](xs[2], (20, 20))
+    torch.testing.assert_close(legacy(xs)[0], z0)
+    torch.testing.assert_close(
+        legacy(xs)[1], 2 * fusion[1][0](z0, (10, 10)) + xs[1] + fusion[1][2](xs[2], (10, 10)))
+
+
+def test_jit_trace_matches_eager(variant):
+    model = randomize_(LiteHRNet(variant, out_indices=(0, 3))).eval()
+    x = torch.randn(1, 3, 128, 96)
+    traced = torch.jit.trace(model, x, check_trace=False)
+    for a, b in zip(traced(x), model(x)):
+        torch.testing.assert_close(a, b)
+
+
+def test_torch_export_matches_eager():
+    model = randomize_(LiteHRNet('litehrnet_18')).eval()
+    x = torch.randn(1, 3, 256, 192)
+    exported = torch.export.export(model, (x, ))
+    torch.testing.assert_close(exported.module()(x)[0], model(x)[0])
