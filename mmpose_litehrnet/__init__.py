@@ -4,9 +4,20 @@ Importing the package registers the models in MMPose's registry (see ``registry`
 ``custom_imports = dict(imports=['mmpose_litehrnet'], allow_failed_imports=False)`` in a
 config is all that is needed.
 """
-from .models import (VARIANTS, ConditionalChannelWeighting, CrossResolutionWeighting,
-                     IterativeHead, LiteHRModule, LiteHRNet, MultiResolutionFusion,
-                     NaiveLiteHRNet, ShuffleUnit, SpatialWeighting, Stem, Transition)
+from .models import (
+                     VARIANTS,
+                     ConditionalChannelWeighting,
+                     CrossResolutionWeighting,
+                     IterativeHead,
+                     LiteHRModule,
+                     LiteHRNet,
+                     MultiResolutionFusion,
+                     NaiveLiteHRNet,
+                     ShuffleUnit,
+                     SpatialWeighting,
+                     Stem,
+                     Transition,
+)
 from .registry import register_in_mmpose
 
 __version__ = '0.1.0'

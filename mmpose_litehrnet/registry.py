@@ -12,9 +12,17 @@ from typing import Dict, Type
 
 import torch.nn as nn
 
-from .models import (ConditionalChannelWeighting, CrossResolutionWeighting, IterativeHead,
-                     LiteHRModule, LiteHRNet, MultiResolutionFusion, NaiveLiteHRNet,
-                     SpatialWeighting, Transition)
+from .models import (
+    ConditionalChannelWeighting,
+    CrossResolutionWeighting,
+    IterativeHead,
+    LiteHRModule,
+    LiteHRNet,
+    MultiResolutionFusion,
+    NaiveLiteHRNet,
+    SpatialWeighting,
+    Transition,
+)
 
 __all__ = ['OUR_MODULES', 'register_in_mmpose']
 

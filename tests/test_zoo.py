@@ -10,8 +10,11 @@ from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
 from mmpose_litehrnet.analysis import count_paper_flops, format_mega
-from mmpose_litehrnet.analysis.complexity import (_TensorForward, build_model_from_config,
-                                                  config_input_size)
+from mmpose_litehrnet.analysis.complexity import (
+    _TensorForward,
+    build_model_from_config,
+    config_input_size,
+)
 
 
 def _config(name: str) -> Config:

@@ -16,8 +16,7 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from mmpose_litehrnet.analysis.complexity import (build_model_from_config, config_input_size,
-                                                  measure)
+from mmpose_litehrnet.analysis.complexity import build_model_from_config, config_input_size, measure
 from mmpose_litehrnet.analysis.paper_flops import format_mega
 
 

@@ -1,6 +1,14 @@
 from .backbones import VARIANTS, LiteHRModule, LiteHRNet, NaiveLiteHRNet
-from .blocks import (ConditionalChannelWeighting, CrossResolutionWeighting, IterativeHead,
-                     MultiResolutionFusion, ShuffleUnit, SpatialWeighting, Stem, Transition)
+from .blocks import (
+                     ConditionalChannelWeighting,
+                     CrossResolutionWeighting,
+                     IterativeHead,
+                     MultiResolutionFusion,
+                     ShuffleUnit,
+                     SpatialWeighting,
+                     Stem,
+                     Transition,
+)
 
 __all__ = [
     'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting', 'IterativeHead',

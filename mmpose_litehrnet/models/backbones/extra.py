@@ -60,7 +60,7 @@ def resolve_extra(extra: Union[str, Mapping[str, Any]]) -> Dict[str, Any]:
             _fail(f"extra['stages_spec']['{key}']", value,
                   f'a list of num_stages={num_stages} entries')
     for i in range(num_stages):
-        where = f"extra['stages_spec']"
+        where = "extra['stages_spec']"
         for key in ('num_modules', 'num_blocks'):
             if not _is_int(spec[key][i]) or spec[key][i] < 1:
                 _fail(f"{where}['{key}'][{i}]", spec[key][i], 'an integer >= 1')

@@ -4,8 +4,12 @@ from typing import List, Optional, Sequence
 import torch.nn as nn
 from torch import Tensor
 
-from ..blocks import (CHANNEL_WEIGHTINGS, ConditionalChannelWeighting,
-                      MultiResolutionFusion, ShuffleUnit)
+from ..blocks import (
+    CHANNEL_WEIGHTINGS,
+    ConditionalChannelWeighting,
+    MultiResolutionFusion,
+    ShuffleUnit,
+)
 
 __all__ = ['LiteHRModule', 'MODULE_TYPES']
 
