@@ -2,8 +2,10 @@
 
 Importing the package registers the models in MMPose's registry (see ``registry``);
 ``custom_imports = dict(imports=['mmpose_litehrnet'], allow_failed_imports=False)`` in a
-config is all that is needed.
+config is all that is needed. It also makes MMEngine load checkpoints safely on torch >= 2.6
+(see ``checkpoint``).
 """
+from .checkpoint import install as _install_safe_checkpoint_loading
 from .models import (
                      VARIANTS,
                      ConditionalChannelWeighting,
@@ -23,6 +25,7 @@ from .registry import register_in_mmpose
 __version__ = '0.1.0'
 
 register_in_mmpose()
+_install_safe_checkpoint_loading()
 
 __all__ = [
     'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting', 'IterativeHead',
