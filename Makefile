@@ -11,9 +11,11 @@ setup:
 
 # Model-zoo summary: variant, input size, parameters and FLOPs of every config.
 zoo: setup
-	$(PY) tools/flops.py $(POSE_CONFIGS)
+	$(PY) tools/flops.py $(filter-out %synthetic-coco-96x72.py,$(POSE_CONFIGS))
 
-demo: zoo
+# Synthetic data -> mim test (untrained) -> mim train -> mim test -> AP/AR and a picture.
+demo: setup
+	$(PY) tools/pose_demo.py
 
 test: setup
 	$(PY) -m pytest -q

@@ -1,0 +1,39 @@
+"""Top-down inference and drawing with MMPose's own APIs (needs mmpose installed)."""
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ['predict_and_draw']
+
+
+def predict_and_draw(config: str,
+                     checkpoint: Optional[str],
+                     image: str,
+                     bboxes: Optional[Sequence[Sequence[float]]] = None,
+                     out_file: Optional[str] = None,
+                     device: str = 'cpu',
+                     kpt_thr: float = 0.3):
+    """Predicts keypoints of the people in ``bboxes`` (x1, y1, x2, y2; None: the whole
+    image is one person) and, with ``out_file``, draws the skeletons there with MMPose's
+    ``PoseLocalVisualizer``.
+
+    Returns:
+        PoseDataSample: the merged predictions (``pred_instances.keypoints``: (P, K, 2)).
+    """
+    import mmcv
+    from mmpose.apis import inference_topdown, init_model
+    from mmpose.registry import VISUALIZERS
+    from mmpose.structures import merge_data_samples
+
+    import mmpose_litehrnet  # noqa: F401  (registry and safe checkpoint loading)
+
+    model = init_model(config, checkpoint, device=device)
+    boxes = None if bboxes is None else np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
+    result = merge_data_samples(inference_topdown(model, image, boxes))
+    if out_file is not None:
+        visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, radius=2, line_width=1))
+        visualizer.set_dataset_meta(model.dataset_meta)
+        visualizer.add_datasample(
+            'prediction', mmcv.imread(image, channel_order='rgb'), data_sample=result,
+            draw_gt=False, draw_bbox=True, kpt_thr=kpt_thr, show=False, out_file=out_file)
+    return result
