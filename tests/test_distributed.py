@@ -2,9 +2,8 @@
 
 MMEngine's launcher calls ``torch.cuda.set_device``, so ``mim train --launcher pytorch``
 cannot run on a machine without a GPU; this tests the model at the torch level. Batch
-norm statistics are per process (SyncBN needs a GPU), so the norm layers run in eval mode
-(``norm_eval``) to make the per-sample computation independent of the split; their
-affine parameters still train.
+norm statistics are per process (SyncBN needs a GPU), so the model uses a per-sample norm
+(GroupNorm with one group) to make the computation independent of how the batch is split.
 """
 
 import torch
@@ -19,7 +18,8 @@ STEPS = 2
 
 def _model() -> torch.nn.Module:
     torch.manual_seed(0)
-    return randomize_(LiteHRNet('litehrnet_18', norm_eval=True), seed=5).train()
+    return randomize_(LiteHRNet('litehrnet_18', norm_cfg=dict(type='GN', num_groups=1)),
+                     seed=5).train()
 
 
 def _batch():
@@ -28,7 +28,7 @@ def _batch():
 
 
 def _train(model, x, y, step_hook=None):
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
     for _ in range(STEPS):
         opt.zero_grad()
         torch.nn.functional.mse_loss(model(x)[0], y).backward()
@@ -59,8 +59,15 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     result = torch.load(out, weights_only=True)
     assert result['unused'] == []
     x, y = _batch()
+    init = _model().state_dict()
     single = _train(_model(), x, y).state_dict()
+    # Compare the updates, not the weights, so that gradient errors are visible; the
+    # absolute tolerance is a float32 rounding step of weights of magnitude ~2.
+    moved = 0
     for key, value in single.items():
-        torch.testing.assert_close(result['state'][key], value, rtol=1e-4, atol=1e-6,
-                                   msg=key)
-    assert any(not torch.equal(v, _model().state_dict()[k]) for k, v in single.items())
+        if not value.is_floating_point():
+            continue
+        torch.testing.assert_close(result['state'][key] - init[key], value - init[key],
+                                   rtol=1e-3, atol=2.5e-7, msg=key)
+        moved += int((value - init[key]).abs().max() > 0)
+    assert moved > 100

@@ -129,6 +129,8 @@ def test_resume_ends_with_the_same_weights(tiny_data, tmp_path):
     config = tmp_path / 'deterministic.py'
     config.write_text(
         f"_base_ = ['{SYNTHETIC}']\n"
+        "codec = dict(type='MSRAHeatmap', input_size=(72, 96), heatmap_size=(18, 24),\n"
+        "             sigma=1.5)\n"
         "train_dataloader = dict(dataset=dict(pipeline=[\n"
         "    dict(type='LoadImage'), dict(type='GetBBoxCenterScale'),\n"
         "    dict(type='TopdownAffine', input_size=codec['input_size']),\n"
