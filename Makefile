@@ -3,19 +3,24 @@ VENV ?= .venv
 PYTHON ?= python3.11
 PY := $(VENV)/bin/python
 POSE_CONFIGS := $(sort $(wildcard configs/body_2d_keypoint/topdown_heatmap/*/*.py))
+SEG_CONFIGS := $(sort $(wildcard configs/seg/litehrnet/*.py))
 
-.PHONY: setup demo zoo test lint
+.PHONY: setup demo seg-demo zoo test lint
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
 
 # Model-zoo summary: variant, input size, parameters and FLOPs of every config.
 zoo: setup
-	$(PY) tools/flops.py $(filter-out %synthetic-coco-96x72.py,$(POSE_CONFIGS))
+	$(PY) tools/flops.py $(filter-out %synthetic-coco-96x72.py,$(POSE_CONFIGS)) $(SEG_CONFIGS)
 
 # Synthetic data -> mim test (untrained) -> mim train -> mim test -> AP/AR and a picture.
 demo: setup
 	$(PY) tools/pose_demo.py
+
+# Segmentation: synthetic street scenes -> mim test/train/test mmseg -> mIoU and a picture.
+seg-demo: setup
+	$(PY) tools/seg_demo.py
 
 test: setup
 	$(PY) -m pytest -q

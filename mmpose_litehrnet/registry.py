@@ -1,4 +1,4 @@
-"""Registration of our modules in MMPose's model registry.
+"""Registration of our modules in MMPose's and MMSegmentation's model registries.
 
 MMPose 1.x registers a ``LiteHRNet`` of its own when ``mmpose.models`` is imported, and
 MMEngine refuses a second registration under the same name ("already registered"),
@@ -6,6 +6,12 @@ whichever comes second. So we let MMPose's go first, by importing ``mmpose.model
 here when it can be imported, and then replace it under ``LiteHRNet``; MMPose's class
 stays buildable as ``MMPoseLiteHRNet``. Neither mmpose nor its compiled ops are needed
 for the package itself: without them there is nothing to register into.
+
+MMEngine looks a ``type`` up in the config's default scope and its parents only, so a
+model registered in MMPose's registry is not found from an MMSeg config
+(``default_scope='mmseg'``); we therefore register in MMSeg's registry too when mmseg is
+installed (it has no Lite-HRNet of its own). From either scope, the other's registration
+is also reachable with an explicit prefix, e.g. ``type='mmpose.LiteHRNet'``.
 """
 import warnings
 from typing import Dict, Type
@@ -24,7 +30,7 @@ from .models import (
     Transition,
 )
 
-__all__ = ['OUR_MODULES', 'register_in_mmpose']
+__all__ = ['OUR_MODULES', 'register_in_mmpose', 'register_in_mmseg']
 
 #: Registered name -> class.
 OUR_MODULES: Dict[str, Type[nn.Module]] = {
@@ -54,6 +60,17 @@ def register_in_mmpose() -> bool:
     builtin = MODELS.module_dict.get('LiteHRNet')
     if builtin is not None and builtin is not LiteHRNet:
         MODELS.register_module('MMPoseLiteHRNet', module=builtin, force=True)
+    for name, module in OUR_MODULES.items():
+        MODELS.register_module(name, module=module, force=True)
+    return True
+
+
+def register_in_mmseg() -> bool:
+    """Registers :data:`OUR_MODULES` in ``mmseg.registry.MODELS``; False without mmseg."""
+    try:
+        from mmseg.registry import MODELS
+    except ImportError:
+        return False
     for name, module in OUR_MODULES.items():
         MODELS.register_module(name, module=module, force=True)
     return True

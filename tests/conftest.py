@@ -39,6 +39,21 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
+@torch.no_grad()
+def calibrate_(model: nn.Module, shape=(4, 3, 128, 96), steps: int = 3) -> nn.Module:
+    """Sets every norm layer's running statistics to those of random inputs, as training
+    would, so that eval-mode activations have a realistic scale; returns it in eval mode."""
+    for module in model.modules():
+        if isinstance(module, _BatchNorm):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average
+    model.train()
+    gen = torch.Generator().manual_seed(123)
+    for _ in range(steps):
+        model(torch.randn(*shape, generator=gen))
+    return model.eval()
+
+
 def mmpose_backbone(name: str) -> nn.Module:
     """MMPose 1.3.2's own LiteHRNet for variant ``name`` (the oracle)."""
     from mmpose.models.backbones.litehrnet import LiteHRNet as MMPoseLiteHRNet

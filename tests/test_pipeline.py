@@ -56,7 +56,7 @@ def mim(*args: str, cwd: str = ROOT) -> str:
     return output
 
 
-@pytest.mark.parametrize('config', ZOO_CONFIGS + [SYNTHETIC],
+@pytest.mark.parametrize('config', ZOO_CONFIGS,
                          ids=lambda p: osp.basename(p)[:-3])
 def test_mim_train_then_test(config, tiny_data, tmp_path):
     work = str(tmp_path)

@@ -30,15 +30,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     MMLogger.get_instance('mmengine', log_level='ERROR')
     print('| config | variant | input | params | FLOPs (paper: torchstat rules, M=2^20) '
-          '| FLOPs (MMEngine: fvcore, M=10^6) |')
-    print('|---|---|---|---:|---:|---:|')
+          '| FLOPs (MMEngine: fvcore, M=10^6) | backbone alone (paper) |')
+    print('|---|---|---|---:|---:|---:|---:|')
     for path in args.configs:
         cfg = Config.fromfile(path)
         hw = args.shape or config_input_size(cfg)
         result = measure(build_model_from_config(cfg), cfg.model.backbone, hw)
         print(f'| {osp.splitext(osp.basename(path))[0]} | {result.variant} '
               f'| {hw[0]}x{hw[1]} | {result.params:,} | {format_mega(result.paper_flops)} '
-              f'| {result.mmengine_flops / 1e6:.1f}M |', flush=True)
+              f'| {result.mmengine_flops / 1e6:.1f}M '
+              f'| {format_mega(result.backbone_paper_flops)} |', flush=True)
     return 0
 
 

@@ -13,28 +13,12 @@ import sys
 import time
 from typing import Dict, List
 
+from mmpose_litehrnet.workflow import run_mim, save_initial_checkpoint
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap', 'synthetic',
                   'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
 DATA = osp.join(ROOT, 'data', 'synthetic_pose')
-
-
-def _mim(*args: str) -> List[str]:
-    """Runs ``mim ARGS`` with its output streamed; returns the output lines."""
-    mim = osp.join(osp.dirname(sys.executable), 'mim')
-    cmd = [mim if osp.exists(mim) else 'mim', *args]
-    print('$', ' '.join(cmd), flush=True)
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if 'mmengine - INFO - Epoch' in line or 'Error' in line:
-            print(line.rstrip()[:200], flush=True)
-    if proc.wait() != 0:
-        sys.stdout.write(''.join(lines[-40:]))
-        raise SystemExit(f'mim {args[0]} failed (exit {proc.returncode})')
-    return lines
 
 
 def _coco_metrics(lines: List[str]) -> Dict[str, float]:
@@ -43,17 +27,6 @@ def _coco_metrics(lines: List[str]) -> Dict[str, float]:
     if not all(found.values()):
         raise SystemExit('no COCO metrics in the output of mim test')
     return {k: float(v[-1]) for k, v in found.items()}
-
-
-def _untrained_checkpoint(path: str) -> None:
-    import torch
-    from mmengine.config import Config
-
-    from mmpose_litehrnet.analysis.complexity import build_model_from_config
-    torch.manual_seed(0)
-    model = build_model_from_config(Config.fromfile(CONFIG))
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
 def main() -> None:
@@ -70,17 +43,18 @@ def main() -> None:
 
     print('[demo 2/5] mim test of the untrained model', flush=True)
     untrained = osp.join(work, 'untrained.pth')
-    _untrained_checkpoint(untrained)
-    before = _coco_metrics(_mim('test', 'mmpose', CONFIG, '--checkpoint', untrained,
-                                '--work-dir', osp.join(work, 'test_untrained')))
+    save_initial_checkpoint(CONFIG, untrained)
+    before = _coco_metrics(run_mim('test', 'mmpose', CONFIG, '--checkpoint', untrained,
+                                   '--work-dir', osp.join(work, 'test_untrained'), cwd=ROOT))
 
     print('[demo 3/5] mim train (CPU, about 5 minutes on 2 cores)', flush=True)
-    _mim('train', 'mmpose', CONFIG, '--gpus', '0', '--work-dir', osp.join(work, 'train'))
+    run_mim('train', 'mmpose', CONFIG, '--gpus', '0', '--work-dir', osp.join(work, 'train'),
+            cwd=ROOT)
     trained = osp.join(work, 'train', 'epoch_12.pth')
 
     print('[demo 4/5] mim test of the trained model', flush=True)
-    after = _coco_metrics(_mim('test', 'mmpose', CONFIG, '--checkpoint', trained,
-                               '--work-dir', osp.join(work, 'test_trained')))
+    after = _coco_metrics(run_mim('test', 'mmpose', CONFIG, '--checkpoint', trained,
+                                  '--work-dir', osp.join(work, 'test_trained'), cwd=ROOT))
 
     print('[demo 5/5] predicted skeletons over a val image', flush=True)
     from mmpose_litehrnet.apis import predict_and_draw

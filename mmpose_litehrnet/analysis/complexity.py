@@ -18,6 +18,7 @@ class Complexity:
     input_hw: Tuple[int, int]
     params: int
     paper_flops: int
+    backbone_paper_flops: int
     mmengine_flops: int
 
 
@@ -66,8 +67,10 @@ def measure(model: nn.Module, backbone_cfg: dict, input_hw: Sequence[int]) -> Co
 
     h, w = (int(v) for v in input_hw)
     model = _TensorForward(model).eval()
-    extra = backbone_cfg.get('extra', 'litehrnet_18')
-    name = extra if isinstance(extra, str) else variant_name(resolve_extra(extra))
+    extra = resolve_extra(backbone_cfg.get('extra', 'litehrnet_18'))
+    name = variant_name(dict(extra, with_head=True))
+    if not extra['with_head']:
+        name += ' (no iterative head)'
     weighting = backbone_cfg.get('channel_weighting')
     if weighting is not None:
         name += '[' + '+'.join(weighting) + ' only]'
@@ -79,4 +82,5 @@ def measure(model: nn.Module, backbone_cfg: dict, input_hw: Sequence[int]) -> Co
         input_hw=(h, w),
         params=sum(p.numel() for p in model.parameters()),
         paper_flops=count_paper_flops(model, (1, 3, h, w)),
+        backbone_paper_flops=count_paper_flops(model.model.backbone, (1, 3, h, w)),
         mmengine_flops=int(info['flops']))

@@ -139,6 +139,12 @@ class LiteHRNet(BaseModule):
                     m.eval()
         return self
 
+    def switch_to_deploy(self, test_cfg: Optional[Any] = None) -> 'LiteHRNet':
+        """Folds the batch norms into the convolutions for inference (see
+        :mod:`mmpose_litehrnet.deploy`); MMPose's ``switch_to_deploy`` calls this."""
+        from ...deploy import switch_to_deploy
+        return switch_to_deploy(self, test_cfg)
+
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Args:
             x (Tensor): (N, in_channels, H, W) images.

@@ -1,0 +1,58 @@
+"""Deploy form: batch norms folded, same outputs, reloadable."""
+import torch
+from conftest import calibrate_, randomize_
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmpose_litehrnet import LiteHRNet
+
+
+def test_deploy_form_matches_training_form(variant):
+    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
+    keys = list(model.state_dict())
+    x = torch.randn(2, 3, 256, 192)
+    with torch.no_grad():
+        expected = model(x)
+    reference = LiteHRNet(variant, out_indices=(0, 1, 2, 3))
+    assert list(reference.state_dict()) == keys  # the training form is untouched
+    deployed = model.switch_to_deploy()
+    assert deployed is model and not model.training
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    with torch.no_grad():
+        actual = model(x)
+    # float32 rounding of the folded weights, amplified through the network: within 1e-4
+    # of the output's magnitude (exact in float64, below).
+    for a, b in zip(actual, expected):
+        assert 0.1 < b.abs().max().item() < 100  # a realistic scale
+        assert (a - b).abs().max().item() <= 1e-4 * b.abs().max().item()
+
+
+def test_deploy_folding_is_exact_in_float64():
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_30'), seed=4)).double()
+    x = torch.randn(1, 3, 128, 96, dtype=torch.float64)
+    with torch.no_grad():
+        expected = model(x)[0]
+        actual = model.switch_to_deploy()(x)[0]
+    assert (actual - expected).abs().max().item() <= 1e-9
+
+
+def test_deployed_state_dict_reloads(tmp_path):
+    model = randomize_(LiteHRNet('litehrnet_18'), seed=4).switch_to_deploy()
+    path = tmp_path / 'deployed.pth'
+    torch.save(model.state_dict(), path)
+    fresh = LiteHRNet('litehrnet_18').switch_to_deploy()
+    fresh.load_state_dict(torch.load(path, weights_only=True), strict=True)
+    x = torch.randn(1, 3, 128, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x)[0], model(x)[0], rtol=0, atol=0)
+
+
+def test_mmpose_switch_to_deploy_reaches_our_backbone():
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    init_default_scope('mmpose')
+    model = MODELS.build(dict(
+        type='TopdownPoseEstimator', backbone=dict(type='LiteHRNet'),
+        head=dict(type='HeatmapHead', in_channels=40, out_channels=17,
+                  deconv_out_channels=None)))
+    model.switch_to_deploy()
+    assert not any(isinstance(m, _BatchNorm) for m in model.backbone.modules())
