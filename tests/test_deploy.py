@@ -56,3 +56,24 @@ def test_mmpose_switch_to_deploy_reaches_our_backbone():
                   deconv_out_channels=None)))
     model.switch_to_deploy()
     assert not any(isinstance(m, _BatchNorm) for m in model.backbone.modules())
+
+
+def test_no_graph_breaks_for_torch_compile():
+    import torch._dynamo
+    for deploy in (False, True):
+        model = LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)).eval()
+        if deploy:
+            model.switch_to_deploy()
+        torch._dynamo.reset()
+        explanation = torch._dynamo.explain(model)(torch.randn(1, 3, 256, 192))
+        assert explanation.graph_break_count == 0, explanation.break_reasons
+        assert explanation.graph_count == 1
+
+
+def test_channels_last_input():
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_18')))
+    x = torch.randn(2, 3, 128, 96)
+    with torch.no_grad():
+        expected = model(x)[0]
+        actual = model(x.to(memory_format=torch.channels_last))[0]
+    torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
