@@ -1,6 +1,11 @@
-"""Deploy form: batch norms folded, same outputs, reloadable."""
+"""Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
 import torch
-from conftest import calibrate_, randomize_
+from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose_litehrnet import LiteHRNet
@@ -77,3 +82,35 @@ def test_channels_last_input():
         expected = model(x)[0]
         actual = model(x.to(memory_format=torch.channels_last))[0]
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('config,shape', [
+    ('coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py', (256, 192)),
+    ('coco/td-hm_litehrnet-18_8xb32-210e_coco-384x288.py', (384, 288)),
+    ('mpii/td-hm_litehrnet-18_8xb64-210e_mpii-256x256.py', (256, 256)),
+])
+def test_onnx_export_matches_pytorch(config, shape, tmp_path):
+    from mmengine.config import Config
+
+    from mmpose_litehrnet.analysis.complexity import build_model_from_config
+    config = osp.join(POSE_CONFIGS, config)
+    model = calibrate_(randomize_(build_model_from_config(Config.fromfile(config))).backbone)
+    ckpt = str(tmp_path / 'ckpt.pth')
+    full = build_model_from_config(Config.fromfile(config))
+    full.backbone.load_state_dict(model.state_dict())
+    torch.save({'state_dict': full.state_dict()}, ckpt)
+    out = str(tmp_path / 'model.onnx')
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
+         *map(str, shape), '--out', out, '--deploy'], capture_output=True, text=True,
+        cwd=ROOT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'max abs diff' in result.stdout and osp.getsize(out) > 1e5
+
+
+def test_onnx_export_refuses_sizes_it_cannot_express(tmp_path):
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'),
+         osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'),
+         'unused.pth', '--shape', '250', '190'], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and 'divisible by 32, got 250x190' in result.stderr

@@ -46,9 +46,23 @@ class CrossResolutionWeighting(nn.Module):
         self.conv2 = ConvNormAct(hidden, total, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='Sigmoid'))
 
+    @staticmethod
+    def _pool(x: Tensor, size: List[int]) -> Tensor:
+        if not torch.onnx.is_in_onnx_export():
+            return F.adaptive_avg_pool2d(x, size)
+        # ONNX has no adaptive pooling with a computed size: export it as the plain
+        # average pooling it equals when the sizes divide, for this (fixed) input size.
+        h, w, th, tw = (int(v) for v in (x.shape[-2], x.shape[-1], size[0], size[1]))
+        if h % th or w % tw:
+            raise ValueError(
+                f'CrossResolutionWeighting: ONNX export needs each branch to be a whole '
+                f'multiple of the smallest one, got {h}x{w} and {th}x{tw}: use an input '
+                'size divisible by 32')
+        return F.avg_pool2d(x, (h // th, w // tw))
+
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         smallest = xs[-1].shape[-2:]
-        pooled = [F.adaptive_avg_pool2d(x, smallest) for x in xs[:-1]] + [xs[-1]]
+        pooled = [self._pool(x, smallest) for x in xs[:-1]] + [xs[-1]]
         weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
         out = []
         start = 0
