@@ -136,3 +136,10 @@ def test_torch_export_matches_eager():
     x = torch.randn(1, 3, 256, 192)
     exported = torch.export.export(model, (x, ))
     torch.testing.assert_close(exported.module()(x)[0], model(x)[0])
+
+
+@pytest.mark.parametrize('c_a,c_b', [(8, 8), (6, 10)])
+def test_concat_shuffle_is_cat_then_shuffle(c_a, c_b):
+    from mmpose_litehrnet.models.layers import channel_shuffle, concat_shuffle
+    a, b = torch.randn(2, c_a, 5, 3), torch.randn(2, c_b, 5, 3)
+    assert torch.equal(concat_shuffle(a, b), channel_shuffle(torch.cat((a, b), 1), 2))

@@ -4,7 +4,8 @@ The authors counted with torchstat: forward hooks on leaf modules, each module c
 once, for its last call, with these costs (all for batch 1):
 
 * convolution: ``k_h * k_w * C_in / groups * C_out * H_out * W_out`` multiply-accumulates,
-  plus ``C_out * H_out * W_out`` with a bias;
+  plus ``C_out * H_out * W_out`` with a bias (transposed convolution, which Lite-HRNet does
+  not use but the peers' heads do: the same with the input's H, W);
 * batch norm: 2 per output element; ReLU: 1 per output element;
 * nearest upsampling module: ``N * H_out * W_out`` (channels not counted);
 * ``nn.AdaptiveAvgPool2d``: ``C * (H_in + 1) * (W_in + 1)``;
@@ -33,6 +34,12 @@ def _module_cost(module: nn.Module, inputs: Tuple, output: torch.Tensor) -> int:
         k_h, k_w = module.kernel_size
         macs = k_h * k_w * module.in_channels // module.groups * c_out * h * w
         return n * (macs + (c_out * h * w if module.bias is not None else 0))
+    if isinstance(module, nn.ConvTranspose2d):  # not in the Lite-HRNet models: peers' heads
+        n, c_in, h, w = inputs[0].shape
+        k_h, k_w = module.kernel_size
+        macs = k_h * k_w * c_in // module.groups * module.out_channels * h * w
+        return n * (macs + (module.out_channels * output.shape[2] * output.shape[3]
+                            if module.bias is not None else 0))
     if isinstance(module, _BatchNorm):
         return 2 * output.numel()
     if isinstance(module, nn.ReLU):

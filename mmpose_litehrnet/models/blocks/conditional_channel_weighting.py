@@ -1,11 +1,10 @@
 """Conditional channel weighting (CCW), the block of Lite-HRNet."""
 from typing import List, Optional, Sequence
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, channel_shuffle, checkpoint_if, default_norm_cfg
+from ..layers import ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
 from .cross_resolution_weighting import CrossResolutionWeighting
 from .spatial_weighting import SpatialWeighting
 
@@ -74,7 +73,7 @@ class ConditionalChannelWeighting(nn.Module):
         if self.spatial_weighting is not None:
             seconds = [sw(s) for s, sw in zip(seconds, self.spatial_weighting)]
         return [
-            channel_shuffle(torch.cat((a, b), dim=1), 2) for a, b in zip(firsts, seconds)
+            concat_shuffle(a, b) for a, b in zip(firsts, seconds)
         ]
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:

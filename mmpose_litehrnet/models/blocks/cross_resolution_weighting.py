@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers import ConvNormAct, default_norm_cfg
+from ..layers import ConvNormAct, default_norm_cfg, mul_nearest
 
 __all__ = ['CrossResolutionWeighting']
 
@@ -69,5 +69,5 @@ class CrossResolutionWeighting(nn.Module):
         for x, c in zip(xs, self.channels):
             w = weights[:, start:start + c]
             start += c
-            out.append(x * F.interpolate(w, size=x.shape[-2:], mode='nearest'))
+            out.append(mul_nearest(x, w))
         return out

@@ -31,17 +31,19 @@ def _downsample(conv_cfg: Optional[dict], norm_cfg: dict, c_in: int, c_out: int,
 
 
 class _UpsamplePath(nn.Sequential):
-    """1x1 conv + norm, then nearest resize to the target branch's size."""
+    """1x1 conv + norm, then nearest resize to the target branch's size (added to
+    ``into`` when given)."""
 
-    def forward(self, x: Tensor, size: List[int]) -> Tensor:
-        return self[2](self[1](self[0](x)), size)
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+        return self[2](self[1](self[0](x)), size, into)
 
 
 class _DownsamplePath(nn.Sequential):
     """``k`` stride-2 steps; the ReLU sits between steps, not after the last."""
 
-    def forward(self, x: Tensor, size: List[int]) -> Tensor:
-        return super().forward(x)
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+        out = super().forward(x)
+        return out if into is None else into + out
 
 
 class MultiResolutionFusion(nn.ModuleList):
@@ -101,24 +103,29 @@ class MultiResolutionFusion(nn.ModuleList):
         self.mode = mode
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        # Paths add into the running sum (``into``), in the released order of additions.
         sizes = [x.shape[-2:] for x in xs]
         if self.mode == 'hrnet':
-            return [
-                sum(xs[j] if i == j else row[j](xs[j], sizes[i]) for j in range(len(xs)))
-                for i, row in enumerate(self)
-            ]
+            outs = []
+            for i, row in enumerate(self):
+                y = xs[i]
+                for j in range(len(xs)):
+                    if j != i:
+                        y = row[j](xs[j], sizes[i], into=y)
+                outs.append(y)
+            return outs
         z0 = xs[0] + xs[0]
         for j in range(1, len(xs)):
-            z0 = z0 + self[0][j](xs[j], sizes[0])
+            z0 = self[0][j](xs[j], sizes[0], into=z0)
         outs = [z0]
         for i in range(1, len(xs)):
             path = self[i][0]
             y = path(z0, sizes[i])
             # In training the released code ran this path twice, so its norm layers
             # update their running statistics twice per step; keep that.
-            y = y + (path(z0, sizes[i]) if self.training else y)
+            y = path(z0, sizes[i], into=y) if self.training else y + y
             for j in range(1, len(xs)):
-                y = y + (xs[i] if i == j else self[i][j](xs[j], sizes[i]))
+                y = y + xs[i] if i == j else self[i][j](xs[j], sizes[i], into=y)
             outs.append(y)
         return outs
 

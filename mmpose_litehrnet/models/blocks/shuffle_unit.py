@@ -1,11 +1,10 @@
 """ShuffleNet V2 unit, the block of Naive Lite-HRNet."""
 from typing import Optional
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, channel_shuffle, checkpoint_if, default_norm_cfg
+from ..layers import ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
 
 __all__ = ['ShuffleUnit']
 
@@ -64,10 +63,8 @@ class ShuffleUnit(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        else:
-            out = torch.cat((x[:, :self.split], self.branch2(x[:, self.split:])), dim=1)
-        return channel_shuffle(out, 2)
+            return concat_shuffle(self.branch1(x), self.branch2(x))
+        return concat_shuffle(x[:, :self.split], self.branch2(x[:, self.split:]))
 
     def forward(self, x: Tensor) -> Tensor:
         return checkpoint_if(self.with_cp, self._forward, x)

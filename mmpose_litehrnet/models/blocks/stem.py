@@ -1,11 +1,10 @@
 """The Lite-HRNet stem: a stride-2 convolution and a stride-2 shuffle block."""
 from typing import Optional
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, channel_shuffle, checkpoint_if, default_norm_cfg
+from ..layers import ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
 
 __all__ = ['Stem']
 
@@ -69,7 +68,7 @@ class Stem(nn.Module):
         x = self.conv1(x)
         x1 = self.branch1(x[:, :self.split])
         x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x[:, self.split:])))
-        return channel_shuffle(torch.cat((x1, x2), dim=1), 2)
+        return concat_shuffle(x1, x2)
 
     def forward(self, x: Tensor) -> Tensor:
         return checkpoint_if(self.with_cp, self._forward, x)

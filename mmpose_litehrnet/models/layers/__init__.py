@@ -1,9 +1,9 @@
-from .channel_shuffle import channel_shuffle
+from .channel_shuffle import channel_shuffle, concat_shuffle
 from .checkpoint import checkpoint_if
 from .conv_norm_act import ConvNormAct, DepthwiseSeparableConv, default_norm_cfg
-from .resize import NearestResize
+from .resize import NearestResize, add_nearest, mul_nearest
 
 __all__ = [
-    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'channel_shuffle',
-    'checkpoint_if', 'default_norm_cfg'
+    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_shuffle',
+    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'mul_nearest'
 ]

@@ -1,7 +1,8 @@
 """Channel shuffle (ShuffleNet, Zhang et al. 2018)."""
+import torch
 from torch import Tensor
 
-__all__ = ['channel_shuffle']
+__all__ = ['channel_shuffle', 'concat_shuffle']
 
 
 def channel_shuffle(x: Tensor, groups: int) -> Tensor:
@@ -18,3 +19,23 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     n, c, h, w = x.shape
     x = x.view(n, groups, c // groups, h, w).transpose(1, 2)
     return x.reshape(n, c, h, w)
+
+
+def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
+    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
+
+    Stacking along a new axis after the channels interleaves them directly: output
+    channel ``2k`` is ``a[:, k]`` and ``2k + 1`` is ``b[:, k]``, bit-identical to the
+    concatenation followed by the shuffle.
+
+    Args:
+        a (Tensor): (N, C_a, H, W).
+        b (Tensor): (N, C_b, H, W); the one-copy path needs C_b = C_a.
+
+    Returns:
+        Tensor: (N, C_a + C_b, H, W).
+    """
+    if a.shape != b.shape:  # unequal halves: the plain definition
+        return channel_shuffle(torch.cat((a, b), dim=1), 2)
+    n, c, h, w = a.shape
+    return torch.stack((a, b), dim=2).reshape(n, 2 * c, h, w)

@@ -1,11 +1,55 @@
-"""Nearest-neighbour resizing to a given size, as a module."""
-from typing import List
+"""Nearest-neighbour resizing, as a module and fused into a product or a sum."""
+from typing import List, Optional, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['NearestResize']
+__all__ = ['NearestResize', 'add_nearest', 'mul_nearest']
+
+
+def _power_of_two_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]]:
+    """(k_h, k_w) when ``big``'s size is ``small``'s times powers of two, else None."""
+    (h, w), (sh, sw) = big.shape[-2:], small.shape[-2:]
+    if h % sh or w % sw:
+        return None
+    kh, kw = h // sh, w // sw
+    return (kh, kw) if kh & (kh - 1) == 0 and kw & (kw - 1) == 0 else None
+
+
+def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+    n, c, h, w = big.shape
+    sh, sw = h // ratios[0], w // ratios[1]
+    return (big.reshape(n, c, sh, ratios[0], sw, ratios[1]),
+            small.reshape(small.shape[0], small.shape[1], sh, 1, sw, 1))
+
+
+def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
+    """``x * interpolate(weights, size=x.shape[-2:], mode='nearest')`` without building the
+    upsampled tensor when the sizes differ by powers of two (then bit-identical: each
+    weight multiplies its block); otherwise the plain definition.
+
+    Shape:
+        x: (N, C, H, W), weights: (N, C, h, w) -> (N, C, H, W)
+    """
+    ratios = _power_of_two_ratios(x, weights)
+    if ratios is None:
+        return x * F.interpolate(weights, size=x.shape[-2:], mode='nearest')
+    big, small = _blocks(x, weights, ratios)
+    return (big * small).reshape(x.shape)
+
+
+def add_nearest(x: Tensor, y: Tensor) -> Tensor:
+    """``x + interpolate(y, size=x.shape[-2:], mode='nearest')``, like :func:`mul_nearest`.
+
+    Shape:
+        x: (N, C, H, W), y: (N, C, h, w) -> (N, C, H, W)
+    """
+    ratios = _power_of_two_ratios(x, y)
+    if ratios is None:
+        return x + F.interpolate(y, size=x.shape[-2:], mode='nearest')
+    big, small = _blocks(x, y, ratios)
+    return (big + small).reshape(x.shape)
 
 
 class NearestResize(nn.Module):
@@ -14,11 +58,15 @@ class NearestResize(nn.Module):
     The original fusion uses ``nn.Upsample(scale_factor=2 ** k)``, which only lands on
     the target size when the input is a multiple of 32; resizing to the target's size
     is identical there (nearest with an exact integer ratio) and works for every size.
-    It stays a module so that the FLOPs counter sees it as the paper's tool did.
+    It stays a module so that the FLOPs counter sees it as the paper's tool did. With
+    ``into``, it returns ``into + upsampled x`` through :func:`add_nearest`, which skips
+    building the upsampled tensor (the largest copy cost of the original fusion).
 
     Shape:
-        x: (N, C, h, w), size: [H, W] -> (N, C, H, W)
+        x: (N, C, h, w), size: [H, W], into: (N, C, H, W) -> (N, C, H, W)
     """
 
-    def forward(self, x: Tensor, size: List[int]) -> Tensor:
-        return F.interpolate(x, size=size, mode='nearest')
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+        if into is None:
+            return F.interpolate(x, size=size, mode='nearest')
+        return add_nearest(into, x)
