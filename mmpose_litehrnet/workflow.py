@@ -2,9 +2,9 @@
 import os.path as osp
 import subprocess
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
-__all__ = ['run_mim', 'save_initial_checkpoint']
+__all__ = ['generate_once', 'run_mim', 'save_initial_checkpoint']
 
 
 def run_mim(*args: str, cwd: Optional[str] = None, echo: str = ' - INFO - ') -> List[str]:
@@ -42,3 +42,18 @@ def save_initial_checkpoint(config: str, path: str, seed: int = 0) -> None:
     MMLogger.get_current_instance().setLevel('WARNING')
     model.init_weights()
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+
+
+def generate_once(out: str, key: str, generate: Callable[[], None], what: str) -> None:
+    """Runs ``generate()`` unless ``out`` already holds data made with the same ``key``
+    (generator version and arguments), then records the key in ``out/VERSION``."""
+    stamp = osp.join(out, 'VERSION')
+    if osp.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == key:
+                print(f'[data] {out} is up to date')
+                return
+    generate()
+    with open(stamp, 'w') as f:
+        f.write(key)
+    print(f'[data] wrote {what} to {out}')

@@ -1,5 +1,8 @@
 """Shared fixtures: the four variants, deterministic random weights, MMPose's oracle."""
 import os.path as osp
+import subprocess
+import sys
+import textwrap
 from typing import Dict
 
 import pytest
@@ -67,3 +70,11 @@ def state_of(model: nn.Module) -> Dict[str, torch.Tensor]:
 @pytest.fixture(params=VARIANT_NAMES)
 def variant(request) -> str:
     return request.param
+
+
+def run_python(code: str) -> str:
+    """Runs ``code`` in a fresh interpreter from the repo root; returns its stdout."""
+    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout

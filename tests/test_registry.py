@@ -1,18 +1,7 @@
 """Registration in MMPose's registry, in every import order, each in a fresh process."""
-import subprocess
-import sys
-import textwrap
 
 import pytest
-from conftest import POSE_CONFIGS, ROOT
-
-
-def run_python(code: str) -> str:
-    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
+from conftest import POSE_CONFIGS, run_python
 
 BUILD_AND_CHECK = '''
 from mmengine.registry import init_default_scope

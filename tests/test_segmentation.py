@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, run_python
 from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
@@ -19,13 +19,6 @@ CITYSCAPES = sorted(glob.glob(osp.join(SEG_CONFIGS, '*.py')))
 TOY = osp.join(SEG_CONFIGS, 'synthetic',
                'fcn_litehrnet-18_1xb4-300i_synthetic-cityscapes-128x256.py')
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
-
-
-def run_python(code: str) -> str:
-    result = subprocess.run([sys.executable, '-c', textwrap.dedent(code)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
 
 
 SCOPES = '''

@@ -22,6 +22,8 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
+from mmpose_litehrnet.workflow import generate_once
+
 VERSION = 1
 IMAGE_W, IMAGE_H = 320, 240
 
@@ -232,16 +234,9 @@ def main() -> None:
     parser.add_argument('--val', type=int, default=60, help='validation images')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    stamp = osp.join(args.out, 'VERSION')
-    key = f'{VERSION} {args.train} {args.val} {args.seed}'
-    if osp.exists(stamp) and open(stamp).read() == key:
-        print(f'[data] {args.out} is up to date')
-        return
-    generate(args.out, args.train, args.val, args.seed)
-    with open(stamp, 'w') as f:
-        f.write(key)
-    print(f'[data] wrote {args.train} + {args.val} images to {args.out}')
-
+    generate_once(args.out, f'{VERSION} {args.train} {args.val} {args.seed}',
+                  lambda: generate(args.out, args.train, args.val, args.seed),
+                  f'{args.train} + {args.val} images')
 
 if __name__ == '__main__':
     main()
