@@ -39,8 +39,13 @@ def save_initial_checkpoint(config: str, path: str, seed: int = 0) -> None:
     from .analysis.complexity import build_model_from_config
     torch.manual_seed(seed)
     model = build_model_from_config(Config.fromfile(config))
-    MMLogger.get_current_instance().setLevel('WARNING')
-    model.init_weights()
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel('WARNING')  # MMEngine logs every initialised parameter
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 

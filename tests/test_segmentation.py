@@ -13,6 +13,7 @@ from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
 from mmpose_litehrnet.analysis.complexity import build_model_from_config
+from mmpose_litehrnet.workflow import save_initial_checkpoint
 
 SEG_CONFIGS = osp.join(ROOT, 'configs', 'seg', 'litehrnet')
 CITYSCAPES = sorted(glob.glob(osp.join(SEG_CONFIGS, '*.py')))
@@ -143,9 +144,7 @@ def test_mim_train_and_test_learn_the_synthetic_scenes(tmp_path):
 
     work = str(tmp_path / 'work')
     untrained = str(tmp_path / 'untrained.pth')
-    model = build_model_from_config(Config.fromfile(TOY))
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, untrained)
+    save_initial_checkpoint(TOY, untrained)
     before = _miou(mim('test', 'mmseg', TOY, '--checkpoint', untrained, '--work-dir', work))
     # Stop half-way, then resume: MMEngine's message hub and optimizer state load through
     # the safe loader on torch >= 2.6.
