@@ -1,66 +1,144 @@
 """Latency, throughput and training-step time of Lite-HRNet against its peers, in one run.
 
-    python tools/benchmark.py [--rounds 20] [--out docs/benchmark] [--compile]
+    python tools/benchmark.py [--rounds 20] [--compile] [--onnx]          # this CPU
+    python tools/benchmark.py --device cuda [--compile]                   # a GPU
 
-All models are full top-down pose models (backbone + ``HeatmapHead``, 17 keypoints) at
-256x192, fp32, eval mode, on this machine's CPU. Models are run alternately, one call each
-per round, after a warm-up, and medians are reported with ratios to MMPose's built-in
-Lite-HRNet-18 (same weights as ours). Writes ``OUT.md`` (table) and ``OUT.png``
-(latency vs paper-convention FLOPs), and prints the table.
+All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 256x192 in
+eval mode. Models are run alternately, one call each per round, after a warm-up, and
+medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weights as
+ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
+of time in convolutions, optionally ``torch.compile`` and ONNX Runtime rows; writes
+``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and batch-64 throughput in
+fp32 and fp16, eager and replayed as CUDA graphs, optionally ``torch.compile``, and a
+training step; writes ``docs/benchmark_gpu.md`` and ``.png``.
+
+Where MMPose's compiled mmcv ops are missing (e.g. ``mmcv-lite`` on a GPU machine whose
+torch has no mmcv build), ``mmpose.models`` cannot be imported as a whole; the script then
+loads MMPose's backbones alone and uses :class:`PlainHeatmapHead`, which has the layers,
+parameter names and forward of MMPose's ``HeatmapHead``, and says so in the table.
 """
 import argparse
+import copy
+import importlib
 import os
 import os.path as osp
 import platform
 import statistics
+import sys
+import tempfile
 import time
-from typing import Callable, Dict, List
+import types
+import warnings
+from typing import Callable, Dict, List, Sequence
 
 import torch
 import torch.nn as nn
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHAPE = (256, 192)
+BASE = 'MMPose litehrnet_18'
+DEPLOYED = 'ours litehrnet_18 deploy'
 
 
-def _pose_model(backbone: dict, in_channels: int, deconv: bool = False) -> nn.Module:
+class PlainHeatmapHead(nn.Module):
+    """MMPose's ``HeatmapHead`` forward pass (same layers and parameter names), without
+    the imports of its loss, codec and evaluation code.
+
+    Args:
+        in_channels (int): Channels of the last feature map.
+        out_channels (int): Heatmaps (keypoints).
+        deconv (bool): Three 4x4 stride-2 transposed convolutions of 256 channels first
+            (SimpleBaseline), as ``HeatmapHead``'s defaults; else only the final 1x1 conv.
+
+    Shape:
+        [..., (N, C, H, W)] -> (N, out_channels, H * 8 if deconv else H, ...)
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 17, deconv: bool = False) -> None:
+        super().__init__()
+        layers: List[nn.Module] = []
+        channels = in_channels
+        for _ in range(3 if deconv else 0):
+            layers += [nn.ConvTranspose2d(channels, 256, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(256), nn.ReLU(inplace=True)]
+            channels = 256
+        self.deconv_layers = nn.Sequential(*layers) if layers else nn.Identity()
+        self.conv_layers = nn.Identity()
+        self.final_layer = nn.Conv2d(channels, out_channels, 1)
+
+    def forward(self, feats: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.final_layer(self.conv_layers(self.deconv_layers(feats[-1])))
+
+
+class PoseNet(nn.Module):
+    """Backbone + head, the tensor-mode forward of a ``TopdownPoseEstimator``."""
+
+    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(x))
+
+
+class _BareModels(types.ModuleType):
+    """``mmpose.models`` without its ``__init__``: submodules import one by one."""
+
+
+def import_mmpose_models() -> str:
+    """Registers MMPose's models; returns what could be imported.
+
+    Without mmcv's compiled ops, ``import mmpose.models`` fails in the heads that use
+    them; the backbones need none, so they are then imported under a bare
+    ``mmpose.models`` package (its ``__init__`` not run)."""
+    try:
+        import mmpose.models  # noqa: F401
+        return 'mmpose.models'
+    except ImportError as error:
+        reason = f'{type(error).__name__}: {error}'
+    import mmpose
+    bare = _BareModels('mmpose.models')
+    bare.__path__ = [osp.join(osp.dirname(mmpose.__file__), 'models')]
+    sys.modules['mmpose.models'] = bare
+    importlib.import_module('mmpose.models.backbones')
+    return f'MMPose backbones only, PlainHeatmapHead ({reason})'
+
+
+def _build(cfg: dict) -> nn.Module:
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
     init_default_scope('mmpose')
-    head = dict(type='HeatmapHead', in_channels=in_channels, out_channels=17)
-    if not deconv:
-        head['deconv_out_channels'] = None
-    return MODELS.build(dict(type='TopdownPoseEstimator', backbone=backbone, head=head))
+    return MODELS.build(cfg)
 
 
-class _Tensor(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
+def _pose_model(backbone: dict, in_channels: int, deconv: bool = False) -> PoseNet:
+    if not isinstance(sys.modules.get('mmpose.models'), _BareModels):
+        head = dict(type='HeatmapHead', in_channels=in_channels, out_channels=17)
+        if not deconv:
+            head['deconv_out_channels'] = None
+        head_module = _build(head)
+    else:
+        head_module = PlainHeatmapHead(in_channels, 17, deconv)
+    return PoseNet(_build(backbone), head_module).eval()
 
-    def forward(self, x):
-        return self.model(x, None, mode='tensor')
 
-
-def build_models(with_compile: bool) -> Dict[str, nn.Module]:
-    import mmpose_litehrnet  # noqa: F401
+def build_models() -> Dict[str, nn.Module]:
+    """Ours (training and deploy form), MMPose's Lite-HRNet with our weights, the peers."""
+    import mmpose_litehrnet  # noqa: F401  (after MMPose's models: see registry)
+    from mmpose_litehrnet.deploy import switch_to_deploy
     from mmpose_litehrnet.models.backbones import variant_extra
     models: Dict[str, nn.Module] = {}
     for name, width in (('litehrnet_18', 40), ('litehrnet_30', 40),
                         ('naive_litehrnet_18', 30)):
-        ours = _pose_model(dict(type='LiteHRNet', extra=name), width).eval()
+        ours = _pose_model(dict(type='LiteHRNet', extra=name), width)
         models[f'ours {name}'] = ours
         if name != 'naive_litehrnet_18':
             builtin = _pose_model(dict(type='MMPoseLiteHRNet', extra=variant_extra(name)),
-                                  width).eval()
+                                  width)
             builtin.load_state_dict(ours.state_dict())
             models[f'MMPose {name}'] = builtin
-        deployed = _pose_model(dict(type='LiteHRNet', extra=name), width).eval()
-        deployed.load_state_dict(ours.state_dict())
-        deployed.switch_to_deploy()
-        models[f'ours {name} deploy'] = deployed
-        if with_compile:
-            models[f'ours {name} deploy+compile'] = torch.compile(_Tensor(deployed))
+        models[f'ours {name} deploy'] = switch_to_deploy(copy.deepcopy(ours))
     models['MobileNetV2 SimpleBaseline'] = _pose_model(
         dict(type='MobileNetV2', widen_factor=1., out_indices=(7, )), 1280, deconv=True)
     models['ShuffleNetV2 SimpleBaseline'] = _pose_model(
@@ -74,8 +152,7 @@ def build_models(with_compile: bool) -> Dict[str, nn.Module]:
                     num_channels=(16, 32, 64)),
         stage4=dict(num_modules=3, num_branches=4, block='BASIC', num_blocks=(4, 4, 4, 4),
                     num_channels=(16, 32, 64, 128)))), 16)
-    return {k: (m if isinstance(m, _Tensor) or not hasattr(m, 'data_preprocessor')
-                else _Tensor(m)).eval() for k, m in models.items()}
+    return {k: m.eval() for k, m in models.items()}
 
 
 def alternate(fns: Dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> Dict:
@@ -90,6 +167,55 @@ def alternate(fns: Dict[str, Callable[[], None]], rounds: int, warmup: int = 2) 
             fn()
             times[name].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}
+
+
+def forward_fn(model: Callable, x: torch.Tensor) -> Callable[[], None]:
+    """One no-grad forward, waited for on a GPU."""
+    def run() -> None:
+        with torch.no_grad():
+            model(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+    return run
+
+
+def cuda_graph_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """The forward pass captured once as a CUDA graph; the function replays it."""
+    x = x.clone()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream), torch.no_grad():
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), torch.no_grad():
+        model(x)
+
+    def run() -> None:
+        graph.replay()
+        torch.cuda.synchronize()
+    return run
+
+
+def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
+                   device: torch.device) -> Dict[str, float]:
+    """Median seconds of forward + MSE backward + Adam step, ours vs the built-in."""
+    x = torch.randn(batch, 3, *SHAPE, device=device)
+    target = torch.randn(batch, 17, SHAPE[0] // 4, SHAPE[1] // 4, device=device)
+    steps = {}
+    for key in ('ours litehrnet_18', BASE):
+        model = copy.deepcopy(models[key]).train()
+        opt = torch.optim.Adam(model.parameters())
+
+        def step(model=model, opt=opt) -> None:
+            opt.zero_grad()
+            torch.nn.functional.mse_loss(model(x), target).backward()
+            opt.step()
+            if x.is_cuda:
+                torch.cuda.synchronize()
+        steps[key] = step
+    return alternate(steps, rounds, warmup=1)
 
 
 def conv_share(model: nn.Module, x: torch.Tensor) -> float:
@@ -107,107 +233,211 @@ def conv_share(model: nn.Module, x: torch.Tensor) -> float:
     return conv / total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--rounds', type=int, default=20)
-    parser.add_argument('--throughput-batch', type=int, default=32)
-    parser.add_argument('--throughput-rounds', type=int, default=3)
-    parser.add_argument('--train-rounds', type=int, default=3)
-    parser.add_argument('--compile', action='store_true', help='also torch.compile ours')
-    parser.add_argument('--out', default=osp.join(ROOT, 'docs', 'benchmark'))
-    args = parser.parse_args()
-    from mmpose_litehrnet.analysis import count_paper_flops
+def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Callable[[], None]:
+    """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape; checks it matches."""
+    import numpy as np
+    import onnxruntime as ort
+    path = osp.join(workdir, f'model_{x.shape[0]}.onnx')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
+                          input_names=['input'])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    feed = {'input': x.numpy()}
+    with torch.no_grad():
+        diff = float(np.abs(session.run(None, feed)[0] - model(x).numpy()).max())
+    if diff > 1e-4:
+        raise RuntimeError(f'ONNX Runtime differs from PyTorch by {diff:.2e}')
+    return lambda: session.run(None, feed)
 
-    torch.manual_seed(0)
-    models = build_models(args.compile)
-    x1 = torch.randn(1, 3, *SHAPE)
-    xb = torch.randn(args.throughput_batch, 3, *SHAPE)
-    flops = {k: count_paper_flops(m, (1, 3, *SHAPE)) for k, m in models.items()
-             if 'compile' not in k}
 
-    def forward(model, x):
-        def run():
-            with torch.no_grad():
-                model(x)
-        return run
-
-    print(f'batch-1 latency, {args.rounds} alternating rounds ...', flush=True)
-    latency = alternate({k: forward(m, x1) for k, m in models.items()}, args.rounds)
-    print(f'batch-{args.throughput_batch} throughput ...', flush=True)
-    through = alternate({k: forward(m, xb) for k, m in models.items() if 'compile' not in k},
-                        args.throughput_rounds, warmup=1)
-    print('training steps (batch 32, forward + backward + Adam) ...', flush=True)
-    steps = {}
-    for key in ('ours litehrnet_18', 'MMPose litehrnet_18'):
-        model = models[key].model.train()
-        opt = torch.optim.Adam(model.parameters())
-        target = torch.randn(args.throughput_batch, 17, 64, 48)
-
-        def step(model=model, opt=opt, target=target):
-            opt.zero_grad()
-            out = model(xb, None, mode='tensor')
-            torch.nn.functional.mse_loss(out, target).backward()
-            opt.step()
-        steps[key] = step
-    train = alternate(steps, args.train_rounds, warmup=1)
-    for key in steps:
-        models[key].model.eval()
-    share = {k: conv_share(models[k], x1) for k in ('ours litehrnet_18 deploy',
-                                                   'ours litehrnet_18',
-                                                   'MMPose litehrnet_18')}
-
-    base = 'MMPose litehrnet_18'
+def machine_name(device: torch.device) -> str:
+    if device.type == 'cuda':
+        return f'{torch.cuda.get_device_name(device)}, torch {torch.__version__}'
     cpu = platform.processor() or platform.machine()
     try:
         with open('/proc/cpuinfo') as f:
             cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
     except (OSError, StopIteration):
         pass
-    lines = [
-        f'# Benchmark: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}',
-        '',
-        f'Input 256x192, fp32, eval; medians of {args.rounds} alternating rounds (latency) '
-        f'and {args.throughput_rounds} (throughput); ratios to `{base}` (same weights).',
-        '',
-        '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
-        f'batch-{args.throughput_batch} images/s | ratio |',
-        '|---|---:|---:|---:|---:|---:|',
-    ]
-    for key in models:
-        fl = f'{flops[key] / 2**20:.1f}M' if key in flops else ''
-        row = f'| {key} | {fl} | {latency[key] * 1e3:.1f} | {latency[key] / latency[base]:.2f} |'
-        if key in through:
-            ips = args.throughput_batch / through[key]
-            row += f' {ips:.1f} | {ips * through[base] / args.throughput_batch:.2f} |'
-        else:
-            row += ' | |'
-        lines.append(row)
-    lines += ['', f'Training step, batch {args.throughput_batch} (s): ' + ', '.join(
-        f'{k} {v:.2f}' for k, v in train.items()) + f'; ratio ours/built-in '
-        f'{train["ours litehrnet_18"] / train["MMPose litehrnet_18"]:.2f}', '',
-        'Share of forward time in convolutions: ' + ', '.join(
-            f'{k} {v:.0%}' for k, v in share.items()), '',
-        'Targets (issue 5): deploy latency <= 0.60x built-in: '
-        f'{latency["ours litehrnet_18 deploy"] / latency[base]:.2f}x; training step <= 1.0x: '
-        f'{train["ours litehrnet_18"] / train[base]:.2f}x; conv share >= 70%: '
-        f'{share["ours litehrnet_18 deploy"]:.0%}.']
-    text = '\n'.join(lines) + '\n'
-    print(text)
-    os.makedirs(osp.dirname(args.out), exist_ok=True)
-    with open(args.out + '.md', 'w') as f:
-        f.write(text)
+    return f'{cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}'
+
+
+def plot(path: str, title: str, flops: Dict[str, int], latency: Dict[str, float]) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 5))
-    for key in flops:
-        ax.scatter(flops[key] / 2**20, latency[key] * 1e3)
-        ax.annotate(key, (flops[key] / 2**20, latency[key] * 1e3), fontsize=7)
+    for key in latency:
+        if key in flops:
+            ax.scatter(flops[key] / 2**20, latency[key] * 1e3)
+            ax.annotate(key, (flops[key] / 2**20, latency[key] * 1e3), fontsize=7)
     ax.set_xlabel('FLOPs, paper convention (M)')
     ax.set_ylabel('batch-1 latency (ms)')
-    ax.set_title(f'256x192, {cpu}')
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(args.out + '.png', dpi=120)
+    fig.savefig(path, dpi=120)
+
+
+def _ratio(value: float, base: float) -> str:
+    return f'{value / base:.2f}'
+
+
+def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> List[str]:
+    x1 = torch.randn(1, 3, *SHAPE)
+    xb = torch.randn(args.batch, 3, *SHAPE)
+    latency_fns = {k: forward_fn(m, x1) for k, m in models.items()}
+    through_fns = {k: forward_fn(m, xb) for k, m in models.items()}
+    if args.compile:
+        compiled = torch.compile(models[DEPLOYED])
+        latency_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, x1)
+        through_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, xb)
+    workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
+    if args.onnx:
+        key = f'{DEPLOYED} ONNX Runtime'
+        latency_fns[key] = onnx_runtime_fn(models[DEPLOYED], x1, workdir)
+        through_fns[key] = onnx_runtime_fn(models[DEPLOYED], xb, workdir)
+    print(f'batch-1 latency, {args.rounds} alternating rounds ...', flush=True)
+    latency = alternate(latency_fns, args.rounds)
+    print(f'batch-{args.batch} throughput ...', flush=True)
+    through = alternate(through_fns, args.throughput_rounds, warmup=1)
+    print(f'training steps (batch {args.batch}, forward + backward + Adam) ...', flush=True)
+    train = training_steps(models, args.batch, args.train_rounds, torch.device('cpu'))
+    share = {k: conv_share(models[k], x1) for k in (DEPLOYED, 'ours litehrnet_18', BASE)}
+    lines = [
+        f'Input 256x192, fp32, eval; medians of {args.rounds} alternating rounds (latency) '
+        f'and {args.throughput_rounds} (throughput); ratios to `{BASE}` (same weights).',
+        '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
+        f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
+    for key in latency:
+        fl = f'{flops[key] / 2**20:.1f}M' if key in flops else ''
+        ips = args.batch / through[key]
+        lines.append(f'| {key} | {fl} | {latency[key] * 1e3:.1f} | '
+                     f'{_ratio(latency[key], latency[BASE])} | {ips:.1f} | '
+                     f'{_ratio(through[BASE], through[key])} |')
+    lines += ['', f'Training step, batch {args.batch} (s): ' + ', '.join(
+        f'{k} {v:.2f}' for k, v in train.items()) + '; ratio ours/built-in '
+        f'{_ratio(train["ours litehrnet_18"], train[BASE])}', '',
+        'Share of forward time in convolutions: ' + ', '.join(
+            f'{k} {v:.0%}' for k, v in share.items()), '',
+        f'Targets (issue 5): deploy latency <= 0.60x built-in: '
+        f'{_ratio(latency[DEPLOYED], latency[BASE])}x; training step <= 1.0x: '
+        f'{_ratio(train["ours litehrnet_18"], train[BASE])}x; conv share >= 70%: '
+        f'{share[DEPLOYED]:.0%}.']
+    plot(args.out + '.png', machine_name(torch.device('cpu')), flops, latency)
+    return lines
+
+
+def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> List[str]:
+    device = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    columns: Dict[str, Dict[str, float]] = {}
+    checks = []
+    x = torch.randn(2, 3, *SHAPE, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reference = models[DEPLOYED](x)
+        for key, dtype in ((BASE, torch.float32), (DEPLOYED, torch.float32),
+                           (DEPLOYED, torch.float16)):
+            model = copy.deepcopy(models[key]).to(device, dtype)
+            out = model(x.to(device, dtype)).float().cpu()
+            rel = ((out - reference).norm() / reference.norm()).item()
+            checks.append(f'{key} {str(dtype)[6:]} on {device.type} {rel:.1e}')
+    for dtype in (torch.float32, torch.float16):
+        typed = {k: copy.deepcopy(m).to(device, dtype) for k, m in models.items()}
+        tag = 'fp32' if dtype == torch.float32 else 'fp16'
+        for batch, rounds in ((1, args.rounds), (args.batch, args.throughput_rounds)):
+            x = torch.randn(batch, 3, *SHAPE, device=device, dtype=dtype)
+            for graphed in (False, True):
+                print(f'{tag} batch {batch} {"CUDA graph" if graphed else "eager"} ...',
+                      flush=True)
+                make = cuda_graph_fn if graphed else forward_fn
+                fns = {k: make(m, x) for k, m in typed.items()}
+                columns[f'{tag} {"graph" if graphed else "eager"} b{batch}'] = \
+                    alternate(fns, rounds)
+                del fns
+        if args.compile and dtype == torch.float16:
+            for batch, rounds in ((1, args.rounds), (args.batch, args.throughput_rounds)):
+                x = torch.randn(batch, 3, *SHAPE, device=device, dtype=dtype)
+                print(f'fp16 batch {batch} torch.compile(mode="reduce-overhead") ...',
+                      flush=True)
+                fns = {k: forward_fn(torch.compile(typed[k], mode='reduce-overhead'), x)
+                       for k in (DEPLOYED, BASE)}
+                columns[f'fp16 compiled b{batch}'] = alternate(fns, rounds, warmup=3)
+        del typed
+        torch.cuda.empty_cache()
+    print(f'training steps (fp32, batch {args.batch}) ...', flush=True)
+    train = training_steps({k: models[k].to(device) for k in ('ours litehrnet_18', BASE)},
+                           args.batch, args.train_rounds, device)
+    latency_cols = [c for c in columns if c.endswith(' b1')]
+    through_cols = [c for c in columns if not c.endswith(' b1')]
+    lines = [
+        f'Input 256x192, eval; batch-1 latency in ms (medians of {args.rounds} alternating '
+        f'rounds) and batch-{args.batch} images/s (medians of {args.throughput_rounds}); '
+        '"graph" = the forward pass captured once as a CUDA graph and replayed; "compiled" '
+        '= torch.compile(mode="reduce-overhead"). Peers are not BN-folded.', '',
+        '| model | FLOPs (paper) | ' + ' | '.join(
+            f'{c[:-3]} ms' for c in latency_cols) + ' | ' + ' | '.join(
+            f'{c.rsplit(" ", 1)[0]} img/s' for c in through_cols) + ' |',
+        '|---|---:|' + '---:|' * (len(latency_cols) + len(through_cols))]
+    for key in models:
+        cells = [f'{columns[c][key] * 1e3:.2f}' if key in columns[c] else ''
+                 for c in latency_cols]
+        cells += [f'{args.batch / columns[c][key]:.0f}' if key in columns[c] else ''
+                  for c in through_cols]
+        lines.append(f'| {key} | {flops[key] / 2**20:.1f}M | ' + ' | '.join(cells) + ' |')
+    speedups = [f'{c[:-3]} {_ratio(columns[c][BASE], columns[c][DEPLOYED])}x'
+                for c in latency_cols]
+    speedups_b = [f'{c.rsplit(" ", 1)[0]} {_ratio(columns[c][BASE], columns[c][DEPLOYED])}x'
+                  for c in through_cols]
+    lines += [
+        '', f'Outputs vs `{DEPLOYED}` fp32 on the CPU (relative L2 error): '
+        + ', '.join(checks) + '.',
+        '', f'Training step, fp32, batch {args.batch} (ms): ' + ', '.join(
+            f'{k} {v * 1e3:.1f}' for k, v in train.items()) + '; ratio ours/built-in '
+        f'{_ratio(train["ours litehrnet_18"], train[BASE])}', '',
+        f'Speed-up of `{DEPLOYED}` over `{BASE}` (target >= 1.5x), batch-1 latency: '
+        + ', '.join(speedups) + f'; batch-{args.batch} throughput: ' + ', '.join(speedups_b)
+        + '.']
+    best = min(latency_cols, key=lambda c: columns[c][DEPLOYED])
+    plot(args.out + '.png', f'{machine_name(device)}, {best[:-3]}', flops, columns[best])
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument('--rounds', type=int, default=20)
+    parser.add_argument('--batch', type=int, default=None,
+                        help='throughput and training batch (default: 32 CPU, 64 GPU)')
+    parser.add_argument('--throughput-rounds', type=int, default=None,
+                        help='default: 3 CPU, 10 GPU')
+    parser.add_argument('--train-rounds', type=int, default=3)
+    parser.add_argument('--compile', action='store_true', help='also torch.compile ours')
+    parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
+    parser.add_argument('--out', default=None,
+                        help='output prefix (default: docs/benchmark, docs/benchmark_gpu)')
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == 'cuda'
+    args.batch = args.batch or (64 if gpu else 32)
+    args.throughput_rounds = args.throughput_rounds or (10 if gpu else 3)
+    args.out = args.out or osp.join(ROOT, 'docs', 'benchmark_gpu' if gpu else 'benchmark')
+    os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+
+    imported = import_mmpose_models()
+    from mmpose_litehrnet.analysis import count_paper_flops
+    torch.manual_seed(0)
+    models = build_models()
+    flops = {k: count_paper_flops(m, (1, 3, *SHAPE)) for k, m in models.items()}
+    report = gpu_report if gpu else cpu_report
+    lines = [f'# Benchmark: {machine_name(device)}', '', f'Models from: {imported}.', '']
+    lines += report(models, flops, args)
+    text = '\n'.join(lines) + '\n'
+    print(text)
+    with open(args.out + '.md', 'w') as f:
+        f.write(text)
     print(f'wrote {args.out}.md and {args.out}.png')
 
 
