@@ -3,10 +3,11 @@
 ``switch_to_deploy(model)`` rewrites any model in place (a backbone, or a whole MMPose /
 MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and transition
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
-and bias and replaced by ``nn.Identity``. Outputs stay equal to the eval-mode training
-form up to float rounding. The training form and its state-dict keys are untouched until
-this is called; a deployed model's state dict (without the folded norms) loads into any
-model of the same config after ``switch_to_deploy``.
+and bias and replaced by ``nn.Identity``; then every biased 1x1 ``Conv2d`` becomes a
+:class:`MatmulConv1x1` (same parameters, a matrix product on the CPU). Outputs stay equal
+to the eval-mode training form up to float rounding. The training form and its state-dict
+keys are untouched until this is called; a deployed model's state dict (without the
+folded norms) loads into any model of the same config after ``switch_to_deploy``.
 """
 from typing import Any, Optional
 
@@ -14,7 +15,45 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['fold_conv_bn', 'switch_to_deploy']
+__all__ = ['MatmulConv1x1', 'fold_conv_bn', 'switch_to_deploy']
+
+
+class MatmulConv1x1(nn.Conv2d):
+    """A 1x1 convolution (stride 1, one group, with bias) computed as a matrix product
+    on contiguous CPU tensors.
+
+    At batch 1 on the CPU, oneDNN's fixed cost per convolution call dominates the small
+    1x1 convolutions of Lite-HRNet; ``addmm`` / ``baddbmm`` (bias fused) cost a fraction
+    of it. Same weight and bias as the ``Conv2d`` it replaces (same state-dict keys); on
+    a GPU, for non-contiguous (e.g. channels_last) inputs and in ONNX export it is the
+    plain convolution.
+
+    Shape:
+        (N, C_in, H, W) -> (N, C_out, H, W)
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_cuda or not x.is_contiguous() or torch.onnx.is_in_onnx_export():
+            return super().forward(x)
+        n, c, h, w = x.shape
+        weight = self.weight.reshape(self.out_channels, c)
+        if n == 1:
+            out = torch.addmm(self.bias.unsqueeze(1), weight, x.reshape(c, h * w))
+        else:
+            out = torch.baddbmm(self.bias.reshape(1, -1, 1),
+                                weight.expand(n, self.out_channels, c), x.reshape(n, c, h * w))
+        return out.reshape(n, self.out_channels, h, w)
+
+
+def _as_matmul(conv: nn.Module) -> nn.Module:
+    """``conv`` as a :class:`MatmulConv1x1` when it is a plain biased 1x1 convolution."""
+    if type(conv) is not nn.Conv2d or conv.bias is None or conv.kernel_size != (1, 1) \
+            or conv.stride != (1, 1) or conv.padding != (0, 0) or conv.dilation != (1, 1) \
+            or conv.groups != 1 or conv.padding_mode != 'zeros':
+        return conv
+    fast = MatmulConv1x1(conv.in_channels, conv.out_channels, 1).to(conv.weight)
+    fast.load_state_dict(conv.state_dict())
+    return fast
 
 
 @torch.no_grad()
@@ -45,4 +84,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None) -> nn.Mod
                     and bn.track_running_stats and bn.affine:
                 module._modules[first] = fold_conv_bn(conv, bn)
                 module._modules[second] = nn.Identity()
+    for module in list(model.modules()):
+        for name, child in list(module._modules.items()):
+            module._modules[name] = _as_matmul(child)
     return model

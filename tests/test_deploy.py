@@ -40,6 +40,23 @@ def test_deploy_folding_is_exact_in_float64():
     assert (actual - expected).abs().max().item() <= 1e-9
 
 
+@pytest.mark.parametrize('batch', [1, 3])
+def test_matmul_1x1_convolution_equals_conv2d(batch):
+    from mmpose_litehrnet.deploy import MatmulConv1x1
+    model = randomize_(LiteHRNet('litehrnet_18'), seed=5).switch_to_deploy()
+    fast = [m for m in model.modules() if isinstance(m, MatmulConv1x1)]
+    assert len(fast) > 50  # the fusion, transition and weighting 1x1 convs
+    conv = fast[0]
+    x = torch.randn(batch, conv.in_channels, 9, 7)
+    expected = torch.nn.functional.conv2d(x, conv.weight, conv.bias)
+    with torch.no_grad():
+        torch.testing.assert_close(conv(x), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(conv(x[:, :, :, 1:]), expected[:, :, :, 1:],
+                                   rtol=1e-5, atol=1e-5)  # non-contiguous input
+        torch.testing.assert_close(conv(x.contiguous(memory_format=torch.channels_last)),
+                                   expected, rtol=1e-5, atol=1e-5)
+
+
 def test_deployed_state_dict_reloads(tmp_path):
     model = randomize_(LiteHRNet('litehrnet_18'), seed=4).switch_to_deploy()
     path = tmp_path / 'deployed.pth'

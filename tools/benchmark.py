@@ -237,7 +237,7 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Callable
     """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape; checks it matches."""
     import numpy as np
     import onnxruntime as ort
-    path = osp.join(workdir, f'model_{x.shape[0]}.onnx')
+    path = osp.join(workdir, f'model_{id(model)}_{x.shape[0]}.onnx')
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
@@ -295,10 +295,14 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         latency_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, x1)
         through_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, xb)
     workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
-    if args.onnx:
-        key = f'{DEPLOYED} ONNX Runtime'
-        latency_fns[key] = onnx_runtime_fn(models[DEPLOYED], x1, workdir)
-        through_fns[key] = onnx_runtime_fn(models[DEPLOYED], xb, workdir)
+    for name in (DEPLOYED, BASE, 'MobileNetV2 SimpleBaseline') if args.onnx else ():
+        key = f'{name} ONNX Runtime'
+        try:
+            latency_fns[key] = onnx_runtime_fn(models[name], x1, workdir)
+            through_fns[key] = onnx_runtime_fn(models[name], xb, workdir)
+        except Exception as error:  # report, and go on with the other rows
+            print(f'{key}: not measured ({type(error).__name__}: {error})')
+            latency_fns.pop(key, None)
     print(f'batch-1 latency, {args.rounds} alternating rounds ...', flush=True)
     latency = alternate(latency_fns, args.rounds)
     print(f'batch-{args.batch} throughput ...', flush=True)

@@ -18,10 +18,13 @@ def _power_of_two_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]
 
 
 def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+    """``big`` as (N, C, h, k_h, W) and ``small`` repeated along W only, as (N', C', h, 1,
+    W): broadcasting then repeats the rows. The row-wise copy (1/k_h of ``big``) costs less
+    than a 6-D broadcast with a k_w-long innermost loop, which CPU kernels run slowly."""
     n, c, h, w = big.shape
-    sh, sw = h // ratios[0], w // ratios[1]
-    return (big.reshape(n, c, sh, ratios[0], sw, ratios[1]),
-            small.reshape(small.shape[0], small.shape[1], sh, 1, sw, 1))
+    (kh, kw), (sn, sc, sh, sw) = ratios, small.shape
+    rows = small.reshape(sn, sc, sh, sw, 1).expand(sn, sc, sh, sw, kw).reshape(sn, sc, sh, 1, w)
+    return big.reshape(n, c, sh, kh, w), rows
 
 
 def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
