@@ -295,9 +295,10 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     latency_fns = {k: forward_fn(m, x1) for k, m in models.items()}
     through_fns = {k: forward_fn(m, xb) for k, m in models.items()}
     if args.compile:
-        compiled = torch.compile(models[DEPLOYED])
-        latency_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, x1)
-        through_fns[f'{DEPLOYED} + torch.compile'] = forward_fn(compiled, xb)
+        for name in [k for k in models if k.startswith('ours') and k.endswith('deploy')]:
+            compiled = torch.compile(models[name])
+            latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
+            through_fns[f'{name} + torch.compile'] = forward_fn(compiled, xb)
     workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
     for name in (DEPLOYED, BASE, 'MobileNetV2 SimpleBaseline') if args.onnx else ():
         key = f'{name} ONNX Runtime'
@@ -424,7 +425,8 @@ def main() -> None:
     parser.add_argument('--throughput-rounds', type=int, default=None,
                         help='default: 3 CPU, 10 GPU')
     parser.add_argument('--train-rounds', type=int, default=3)
-    parser.add_argument('--compile', action='store_true', help='also torch.compile ours')
+    parser.add_argument('--compile', action='store_true',
+                        help='also torch.compile ours (deploy forms; on a GPU, LHR-18)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
     parser.add_argument('--models', help='comma-separated subset of the model names')
     parser.add_argument('--out', default=None,
