@@ -29,7 +29,7 @@ import tempfile
 import time
 import types
 import warnings
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -342,7 +342,14 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
 def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> List[str]:
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
-    columns: Dict[str, Dict[str, float]] = {}
+    # (mode, batch) -> model -> median seconds
+    columns: Dict[Tuple[str, int], Dict[str, float]] = {}
+
+    def measure(mode: str, batch: int, fns: Dict[str, Callable[[], None]], rounds: int,
+                warmup: int = 2) -> None:
+        columns[mode, batch] = alternate(fns, rounds, warmup)
+        print({k: round(v * 1e3, 2) for k, v in columns[mode, batch].items()}, flush=True)
+
     checks = []
     x = torch.randn(2, 3, *SHAPE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
@@ -362,35 +369,35 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
                 print(f'{tag} batch {batch} {"CUDA graph" if graphed else "eager"} ...',
                       flush=True)
                 make = cuda_graph_fn if graphed else forward_fn
-                fns = {k: make(m, x) for k, m in typed.items()}
-                column = f'{tag} {"graph" if graphed else "eager"} b{batch}'
-                columns[column] = alternate(fns, rounds)
-                print({k: round(v * 1e3, 2) for k, v in columns[column].items()}, flush=True)
-                del fns
+                measure(f'{tag} {"graph" if graphed else "eager"}', batch,
+                        {k: make(m, x) for k, m in typed.items()}, rounds)
         if args.compile and dtype == torch.float16:
             # Batch 1 only: compilation takes minutes per model and shape.
             x = torch.randn(1, 3, *SHAPE, device=device, dtype=dtype)
             print('fp16 batch 1 torch.compile(mode="reduce-overhead") ...', flush=True)
-            fns = {k: forward_fn(torch.compile(typed[k], mode='reduce-overhead'), x)
-                   for k in (DEPLOYED, BASE) if k in typed}
-            columns['fp16 compiled b1'] = alternate(fns, args.rounds, warmup=3)
-            print({k: round(v * 1e3, 2) for k, v in columns['fp16 compiled b1'].items()},
-                  flush=True)
+            measure('fp16 compiled', 1,
+                    {k: forward_fn(torch.compile(typed[k], mode='reduce-overhead'), x)
+                     for k in (DEPLOYED, BASE) if k in typed}, args.rounds, warmup=3)
         del typed
         torch.cuda.empty_cache()
     print(f'training steps (fp32, batch {args.batch}) ...', flush=True)
     train = training_steps({k: models[k].to(device) for k in ('ours litehrnet_18', BASE)},
                            args.batch, args.train_rounds, device)
-    latency_cols = [c for c in columns if c.endswith(' b1')]
-    through_cols = [c for c in columns if not c.endswith(' b1')]
+    latency_cols = [c for c in columns if c[1] == 1]
+    through_cols = [c for c in columns if c[1] != 1]
+
+    def speedups(cols: List[Tuple[str, int]]) -> str:
+        return ', '.join(f'{mode} {_ratio(columns[mode, b][BASE], columns[mode, b][DEPLOYED])}x'
+                         for mode, b in cols)
+
     lines = [
         f'Input 256x192, eval; batch-1 latency in ms (medians of {args.rounds} alternating '
         f'rounds) and batch-{args.batch} images/s (medians of {args.throughput_rounds}); '
         '"graph" = the forward pass captured once as a CUDA graph and replayed; "compiled" '
         '= torch.compile(mode="reduce-overhead"). Peers are not BN-folded.', '',
         '| model | FLOPs (paper) | ' + ' | '.join(
-            f'{c[:-3]} ms' for c in latency_cols) + ' | ' + ' | '.join(
-            f'{c.rsplit(" ", 1)[0]} img/s' for c in through_cols) + ' |',
+            f'{mode} ms' for mode, _ in latency_cols) + ' | ' + ' | '.join(
+            f'{mode} img/s' for mode, _ in through_cols) + ' |',
         '|---|---:|' + '---:|' * (len(latency_cols) + len(through_cols))]
     for key in models:
         cells = [f'{columns[c][key] * 1e3:.2f}' if key in columns[c] else ''
@@ -398,10 +405,6 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         cells += [f'{args.batch / columns[c][key]:.0f}' if key in columns[c] else ''
                   for c in through_cols]
         lines.append(f'| {key} | {flops[key] / 2**20:.1f}M | ' + ' | '.join(cells) + ' |')
-    speedups = [f'{c[:-3]} {_ratio(columns[c][BASE], columns[c][DEPLOYED])}x'
-                for c in latency_cols]
-    speedups_b = [f'{c.rsplit(" ", 1)[0]} {_ratio(columns[c][BASE], columns[c][DEPLOYED])}x'
-                  for c in through_cols]
     lines += [
         '', f'Outputs vs `{DEPLOYED}` fp32 on the CPU (relative L2 error): '
         + ', '.join(checks) + '.',
@@ -409,10 +412,10 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             f'{k} {v * 1e3:.1f}' for k, v in train.items()) + '; ratio ours/built-in '
         f'{_ratio(train["ours litehrnet_18"], train[BASE])}', '',
         f'Speed-up of `{DEPLOYED}` over `{BASE}` (target >= 1.5x), batch-1 latency: '
-        + ', '.join(speedups) + f'; batch-{args.batch} throughput: ' + ', '.join(speedups_b)
-        + '.']
+        + speedups(latency_cols) + f'; batch-{args.batch} throughput: '
+        + speedups(through_cols) + '.']
     best = min(latency_cols, key=lambda c: columns[c][DEPLOYED])
-    plot(args.out + '.png', f'{machine_name(device)}, {best[:-3]}', flops, columns[best])
+    plot(args.out + '.png', f'{machine_name(device)}, {best[0]}', flops, columns[best])
     return lines
 
 
