@@ -9,13 +9,14 @@ to the eval-mode training form up to float rounding. The training form and its s
 keys are untouched until this is called; a deployed model's state dict (without the
 folded norms) loads into any model of the same config after ``switch_to_deploy``.
 """
-from typing import Any, Optional
+import warnings
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['MatmulConv1x1', 'fold_conv_bn', 'switch_to_deploy']
+__all__ = ['MatmulConv1x1', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy']
 
 
 class MatmulConv1x1(nn.Conv2d):
@@ -88,3 +89,14 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None) -> nn.Mod
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)
     return model
+
+
+def export_onnx(model: nn.Module, x: torch.Tensor, path: str,
+                output_names: Sequence[str] = ('heatmaps', )) -> None:
+    """Exports ``model`` at ``x``'s (fixed) shape to ONNX: opset 17, the TorchScript
+    exporter (the dynamo one needs onnxscript), input named ``input``. The export tool
+    and the benchmark both go through here, so they measure the same graph."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # tracer warnings about Python-int shape logic
+        torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
+                          input_names=['input'], output_names=list(output_names))

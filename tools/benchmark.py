@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 import types
-import warnings
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
@@ -239,11 +238,10 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Callable
     """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape; checks it matches."""
     import numpy as np
     import onnxruntime as ort
+
+    from mmpose_litehrnet.deploy import export_onnx
     path = osp.join(workdir, f'model_{id(model)}_{x.shape[0]}.onnx')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
-                          input_names=['input'])
+    export_onnx(model, x, path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     # Idle ORT threads spin by default, taking the cores from whichever model runs next.

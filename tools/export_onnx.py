@@ -12,7 +12,6 @@ import argparse
 import os
 import os.path as osp
 import sys
-import warnings
 
 import numpy as np
 import torch
@@ -32,6 +31,7 @@ def main() -> int:
     from mmpose.apis import init_model
 
     import mmpose_litehrnet  # noqa: F401  (registry, safe checkpoint loading)
+    from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
     if h % 32 or w % 32:
         print(f'error: ONNX export needs H and W divisible by 32, got {h}x{w}',
@@ -53,10 +53,7 @@ def main() -> int:
     out = args.out or osp.join('work_dirs', 'onnx', f'{name}_{h}x{w}.onnx')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        torch.onnx.export(Heatmaps().eval(), (x, ), out, opset_version=17, dynamo=False,
-                          input_names=['input'], output_names=['heatmaps'])
+    export_onnx(Heatmaps().eval(), x, out)
     onnx.checker.check_model(onnx.load(out))
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     actual = session.run(None, {'input': x.numpy()})[0]

@@ -172,5 +172,6 @@ def main() -> None:
                   lambda: generate(args.out, args.train, args.val, args.seed),
                   f'{args.train} + {args.val} street scenes')
 
+
 if __name__ == '__main__':
     main()

@@ -238,5 +238,6 @@ def main() -> None:
                   lambda: generate(args.out, args.train, args.val, args.seed),
                   f'{args.train} + {args.val} images')
 
+
 if __name__ == '__main__':
     main()
