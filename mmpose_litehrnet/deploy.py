@@ -16,28 +16,38 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .models.layers.layout import is_channels_last
+
 __all__ = ['MatmulConv1x1', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy']
 
 
 class MatmulConv1x1(nn.Conv2d):
     """A 1x1 convolution (stride 1, one group, with bias) computed as a matrix product
-    on contiguous CPU tensors.
+    on CPU tensors.
 
     At batch 1 on the CPU, oneDNN's fixed cost per convolution call dominates the small
     1x1 convolutions of Lite-HRNet; ``addmm`` / ``baddbmm`` (bias fused) cost a fraction
-    of it. Same weight and bias as the ``Conv2d`` it replaces (same state-dict keys); on
-    a GPU, for non-contiguous (e.g. channels_last) inputs and in ONNX export it is the
-    plain convolution.
+    of it. NCHW-contiguous inputs are (C_in, H * W) matrices per image; channels-last
+    ones, channel slices included, are (N * H * W, C_in) matrices read in place, and the
+    result is channels-last. Same weight and bias as the ``Conv2d`` it replaces (same
+    state-dict keys); on a GPU, for other layouts and in ONNX export it is the plain
+    convolution.
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, H, W)
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.is_cuda or not x.is_contiguous() or torch.onnx.is_in_onnx_export():
+        if x.is_cuda or torch.onnx.is_in_onnx_export():
             return super().forward(x)
         n, c, h, w = x.shape
         weight = self.weight.reshape(self.out_channels, c)
+        if is_channels_last(x):
+            pixels = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(n * h * w, c),
+                                 weight.t())
+            return pixels.reshape(n, h, w, self.out_channels).permute(0, 3, 1, 2)
+        if not x.is_contiguous():
+            return super().forward(x)
         if n == 1:
             out = torch.addmm(self.bias.unsqueeze(1), weight, x.reshape(c, h * w))
         else:
@@ -60,20 +70,30 @@ def _as_matmul(conv: nn.Module) -> nn.Module:
 @torch.no_grad()
 def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
     """Returns ``conv`` with ``bn`` (eval mode) folded into its weight and bias."""
-    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    # In float64, so that each folded value is rounded once, not after every step.
+    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+    bias = conv.bias.double() if conv.bias is not None \
+        else torch.zeros_like(bn.running_mean, dtype=torch.float64)
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                       conv.padding, conv.dilation, conv.groups, bias=True,
                       padding_mode=conv.padding_mode).to(conv.weight)
-    fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-    fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias)
+    fused.weight.copy_(conv.weight.double() * scale.reshape(-1, 1, 1, 1))
+    fused.bias.copy_((bias - bn.running_mean.double()) * scale + bn.bias.double())
     return fused
 
 
-def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None) -> nn.Module:
+def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
+                     channels_last: bool = True) -> nn.Module:
     """Folds every (Conv2d, BatchNorm) pair of ``model``'s sequential containers, in
     place, and puts the model in eval mode. ``test_cfg`` is accepted (and ignored) so
-    that MMPose's ``BasePoseEstimator.switch_to_deploy`` can call it. Returns ``model``."""
+    that MMPose's ``BasePoseEstimator.switch_to_deploy`` can call it.
+
+    With ``channels_last``, every Lite-HRNet backbone in ``model`` converts CPU inputs to
+    ``torch.channels_last`` and the whole network runs in that layout: oneDNN's depthwise
+    convolutions skip their layout reorders (about half their time at batch 1), and the
+    1x1 convolutions read the pixels in place. GPU inputs and ONNX export are unchanged.
+    Returns ``model``."""
+    from .models.backbones import LiteHRNet
     model.eval()
     for module in list(model.modules()):
         if not isinstance(module, nn.Sequential):
@@ -88,6 +108,8 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None) -> nn.Mod
     for module in list(model.modules()):
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)
+        if isinstance(module, LiteHRNet):
+            module.cpu_memory_format = torch.channels_last if channels_last else None
     return model
 
 

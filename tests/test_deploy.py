@@ -1,4 +1,5 @@
 """Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX."""
+import copy
 import os.path as osp
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from mmpose_litehrnet import LiteHRNet
 def test_deploy_form_matches_training_form(variant):
     model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
     keys = list(model.state_dict())
-    x = torch.randn(2, 3, 256, 192)
+    x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model(x)
     reference = LiteHRNet(variant, out_indices=(0, 1, 2, 3))
@@ -29,6 +30,24 @@ def test_deploy_form_matches_training_form(variant):
     for a, b in zip(actual, expected):
         assert 0.1 < b.abs().max().item() < 100  # a realistic scale
         assert (a - b).abs().max().item() <= 1e-4 * b.abs().max().item()
+
+
+def test_deploy_form_runs_channels_last_on_the_cpu():
+    """The deploy form converts CPU inputs to channels_last (and gives the NCHW deploy
+    form's outputs); ``channels_last=False`` keeps NCHW; the training form never
+    converts."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = calibrate_(randomize_(LiteHRNet('naive_litehrnet_18', out_indices=(0, 1)),
+                                  seed=3))
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert all(y.is_contiguous() for y in model(x))
+        nchw = switch_to_deploy(copy.deepcopy(model), channels_last=False)(x)
+        nhwc = switch_to_deploy(model)(x)
+    for a, b in zip(nhwc, nchw):
+        assert b.is_contiguous()
+        assert a.is_contiguous(memory_format=torch.channels_last) and not a.is_contiguous()
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * b.abs().max().item())
 
 
 def test_deploy_folding_is_exact_in_float64():
@@ -53,8 +72,13 @@ def test_matmul_1x1_convolution_equals_conv2d(batch):
         torch.testing.assert_close(conv(x), expected, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(conv(x[:, :, :, 1:]), expected[:, :, :, 1:],
                                    rtol=1e-5, atol=1e-5)  # non-contiguous input
-        torch.testing.assert_close(conv(x.contiguous(memory_format=torch.channels_last)),
-                                   expected, rtol=1e-5, atol=1e-5)
+        # Channels-last, whole and as a channel slice (read in place): channels-last out.
+        wide = torch.cat((x, x), dim=1).contiguous(memory_format=torch.channels_last)
+        for x_cl in (x.contiguous(memory_format=torch.channels_last),
+                     wide[:, conv.in_channels:]):
+            actual = conv(x_cl)
+            torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+            assert actual.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_deployed_state_dict_reloads(tmp_path):

@@ -3,7 +3,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmpose_litehrnet.models.layers import add_nearest, mul_nearest
+from mmpose_litehrnet.models.layers import (
+    add_nearest,
+    channel_shuffle,
+    concat_shuffle,
+    is_channels_last,
+    mul_nearest,
+)
 from mmpose_litehrnet.models.layers.resize import _blocks, _power_of_two_ratios
 
 SIZES = [((16, 12), (8, 6)), ((16, 12), (4, 3)), ((32, 24), (4, 3)), ((8, 12), (8, 3)),
@@ -42,3 +48,43 @@ def test_non_power_of_two_ratios_fall_back_to_interpolate():
     x, y = torch.randn(1, 2, 12, 9), torch.randn(1, 2, 4, 3)
     assert _power_of_two_ratios(x, y) is None
     assert torch.equal(add_nearest(x, y), x + F.interpolate(y, size=(12, 9), mode='nearest'))
+
+
+def _channels_last_forms(x: torch.Tensor):
+    """``x`` as a channels_last tensor and as the second half of a wider one."""
+    wide = torch.cat((torch.randn_like(x), x), dim=1).contiguous(
+        memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last), wide[:, x.shape[1]:]
+
+
+def test_is_channels_last():
+    x = torch.randn(2, 6, 5, 4)
+    full, half = _channels_last_forms(x)
+    assert is_channels_last(full) and is_channels_last(half)
+    assert not is_channels_last(x) and not is_channels_last(x[:, 3:])
+    # (N, C, 1, 1) and one-channel tensors are both layouts at once: counted as NCHW.
+    assert not is_channels_last(torch.randn(2, 6, 1, 1).contiguous(
+        memory_format=torch.channels_last))
+    assert not is_channels_last(torch.randn(2, 1, 5, 4).contiguous(
+        memory_format=torch.channels_last))
+
+
+@pytest.mark.parametrize('big_size,small_size', SIZES)
+def test_channels_last_paths_equal_the_definitions_and_keep_the_layout(big_size, small_size):
+    """The deploy form runs channels-last on the CPU: full tensors and channel slices."""
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 6, *big_size, generator=gen)
+    y = torch.randn(2, 6, *small_size, generator=gen)
+    up = F.interpolate(y, size=big_size, mode='nearest')
+    for xc in _channels_last_forms(x):
+        for yc in (y, *_channels_last_forms(y)):
+            for fused, op in ((mul_nearest, torch.mul), (add_nearest, torch.add)):
+                actual = fused(xc, yc)
+                assert torch.equal(actual, op(x, up))
+                assert actual.is_contiguous(memory_format=torch.channels_last)
+    a, b = torch.randn(2, 6, *big_size, generator=gen), x
+    expected = channel_shuffle(torch.cat((a, b), dim=1), 2)
+    for ac, bc in zip(_channels_last_forms(a), _channels_last_forms(b)):
+        actual = concat_shuffle(ac, bc)
+        assert torch.equal(actual, expected)
+        assert actual.is_contiguous(memory_format=torch.channels_last)

@@ -1,6 +1,7 @@
 """Lite-HRNet and Naive Lite-HRNet backbones (Yu et al., CVPR 2021)."""
 from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -73,6 +74,9 @@ class LiteHRNet(BaseModule):
                              f'got {in_channels!r}')
         norm_cfg = default_norm_cfg(norm_cfg)
         self.in_channels = in_channels
+        #: Layout that CPU inputs are converted to first, or None to leave them as they
+        #: come; the deploy form sets ``torch.channels_last`` (see ``switch_to_deploy``).
+        self.cpu_memory_format: Optional[torch.memory_format] = None
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         stem_cfg = self.extra['stem']
@@ -140,8 +144,8 @@ class LiteHRNet(BaseModule):
         return self
 
     def switch_to_deploy(self, test_cfg: Optional[Any] = None) -> 'LiteHRNet':
-        """Folds the batch norms into the convolutions for inference (see
-        :mod:`mmpose_litehrnet.deploy`); MMPose's ``switch_to_deploy`` calls this."""
+        """Folds the batch norms into the convolutions and runs CPU inputs channels-last
+        (see :mod:`mmpose_litehrnet.deploy`); MMPose's ``switch_to_deploy`` calls this."""
         from ...deploy import switch_to_deploy
         return switch_to_deploy(self, test_cfg)
 
@@ -155,6 +159,9 @@ class LiteHRNet(BaseModule):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__}: expected input of shape (N, '
                              f'{self.in_channels}, H, W), got {tuple(x.shape)}')
+        if self.cpu_memory_format is not None and not x.is_cuda \
+                and not torch.onnx.is_in_onnx_export():
+            x = x.contiguous(memory_format=self.cpu_memory_format)
         xs = [self.stem(x)]
         for i in range(self.num_stages):
             xs = getattr(self, f'transition{i}')(xs)

@@ -2,6 +2,8 @@
 import torch
 from torch import Tensor
 
+from .layout import is_channels_last
+
 __all__ = ['channel_shuffle', 'concat_shuffle']
 
 
@@ -26,7 +28,8 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
 
     Stacking along a new axis after the channels interleaves them directly: output
     channel ``2k`` is ``a[:, k]`` and ``2k + 1`` is ``b[:, k]``, bit-identical to the
-    concatenation followed by the shuffle.
+    concatenation followed by the shuffle. Channels-last inputs are stacked along a new
+    innermost axis and give a channels-last result, with no layout change.
 
     Args:
         a (Tensor): (N, C_a, H, W).
@@ -40,4 +43,7 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
     if a.shape != b.shape or torch.onnx.is_in_onnx_export():
         return channel_shuffle(torch.cat((a, b), dim=1), 2)
     n, c, h, w = a.shape
+    if is_channels_last(a) and is_channels_last(b):
+        pixels = torch.stack((a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)), dim=4)
+        return pixels.reshape(n, h, w, 2 * c).permute(0, 3, 1, 2)
     return torch.stack((a, b), dim=2).reshape(n, 2 * c, h, w)

@@ -1,10 +1,12 @@
 """Nearest-neighbour resizing, as a module and fused into a product or a sum."""
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
+
+from .layout import is_channels_last
 
 __all__ = ['NearestResize', 'add_nearest', 'mul_nearest']
 
@@ -29,8 +31,8 @@ def _fusable_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]]:
 
 def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int],
             rows: bool) -> Tuple[Tensor, Tensor]:
-    """Views under which broadcasting ``small`` against ``big`` repeats each element over
-    its k_h x k_w block.
+    """Views under which broadcasting ``small`` against ``big`` (NCHW) repeats each
+    element over its k_h x k_w block.
 
     With ``rows`` (for the CPU), ``small`` is first repeated along the width, a copy of
     1/k_h of ``big``, and whole rows are broadcast: CPU kernels run a 6-D broadcast with a
@@ -45,19 +47,41 @@ def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int],
     return big.reshape(n, c, sh, kh, w), repeated.reshape(sn, sc, sh, 1, w)
 
 
+def _nhwc_blocks(big: Tensor, small: Tensor,
+                 ratios: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+    """:func:`_blocks` with rows for channels-last tensors: (N, h, k_h, W, C) views, the
+    innermost loop running over whole rows of pixels (W x C) where ``big`` is dense."""
+    n, c, h, w = big.shape
+    (kh, kw), (sn, sc, sh, sw) = ratios, small.shape
+    repeated = small.permute(0, 2, 3, 1).unsqueeze(3).expand(sn, sh, sw, kw, sc)
+    return (big.permute(0, 2, 3, 1).reshape(n, sh, kh, w, c),
+            repeated.reshape(sn, sh, 1, w, sc))
+
+
+def _nearest_op(op: Callable[[Tensor, Tensor], Tensor], x: Tensor, small: Tensor) -> Tensor:
+    """``op(x, interpolate(small, size=x.shape[-2:], mode='nearest'))`` without building
+    the upsampled tensor when the sizes differ by powers of two (then bit-identical: each
+    element of ``small`` meets its block of ``x``); otherwise the plain definition. The
+    result has ``x``'s layout (NCHW or channels-last)."""
+    ratios = _fusable_ratios(x, small)
+    if ratios is None:
+        return op(x, F.interpolate(small, size=x.shape[-2:], mode='nearest'))
+    n, c, h, w = x.shape
+    if is_channels_last(x) and not x.is_cuda:
+        big, repeated = _nhwc_blocks(x, small, ratios)
+        return op(big, repeated).reshape(n, h, w, c).permute(0, 3, 1, 2)
+    big, repeated = _blocks(x, small, ratios, rows=not x.is_cuda)
+    return op(big, repeated).reshape(x.shape)
+
+
 def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
-    """``x * interpolate(weights, size=x.shape[-2:], mode='nearest')`` without building the
-    upsampled tensor when the sizes differ by powers of two (then bit-identical: each
-    weight multiplies its block); otherwise the plain definition.
+    """``x * interpolate(weights, size=x.shape[-2:], mode='nearest')``, fused when the
+    sizes differ by powers of two (see :func:`_nearest_op`).
 
     Shape:
         x: (N, C, H, W), weights: (N, C, h, w) -> (N, C, H, W)
     """
-    ratios = _fusable_ratios(x, weights)
-    if ratios is None:
-        return x * F.interpolate(weights, size=x.shape[-2:], mode='nearest')
-    big, small = _blocks(x, weights, ratios, rows=not x.is_cuda)
-    return (big * small).reshape(x.shape)
+    return _nearest_op(torch.mul, x, weights)
 
 
 def add_nearest(x: Tensor, y: Tensor) -> Tensor:
@@ -66,11 +90,7 @@ def add_nearest(x: Tensor, y: Tensor) -> Tensor:
     Shape:
         x: (N, C, H, W), y: (N, C, h, w) -> (N, C, H, W)
     """
-    ratios = _fusable_ratios(x, y)
-    if ratios is None:
-        return x + F.interpolate(y, size=x.shape[-2:], mode='nearest')
-    big, small = _blocks(x, y, ratios, rows=not x.is_cuda)
-    return (big + small).reshape(x.shape)
+    return _nearest_op(torch.add, x, y)
 
 
 class NearestResize(nn.Module):
