@@ -3,7 +3,7 @@
 ``switch_to_deploy(model)`` rewrites any model in place (a backbone, or a whole MMPose /
 MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and transition
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
-and bias and replaced by ``nn.Identity``; then every biased 1x1 ``Conv2d`` becomes a
+and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
 :class:`MatmulConv1x1` (same parameters, a matrix product on the CPU). Outputs stay equal
 to the eval-mode training form up to float rounding. The training form and its state-dict
 keys are untouched until this is called; a deployed model's state dict (without the
@@ -98,13 +98,12 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     for module in list(model.modules()):
         if not isinstance(module, nn.Sequential):
             continue
-        names = list(module._modules)
-        for first, second in zip(names, names[1:]):
-            conv, bn = module._modules[first], module._modules[second]
+        layers = list(module._modules.items())
+        for (first, conv), (second, bn) in zip(layers, layers[1:]):
             if type(conv) is nn.Conv2d and isinstance(bn, _BatchNorm) \
                     and bn.track_running_stats and bn.affine:
                 module._modules[first] = fold_conv_bn(conv, bn)
-                module._modules[second] = nn.Identity()
+                del module._modules[second]
     for module in list(model.modules()):
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)

@@ -23,6 +23,9 @@ def test_deploy_form_matches_training_form(variant):
     deployed = model.switch_to_deploy()
     assert deployed is model and not model.training
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    # The folded norms are gone, not left behind as identities.
+    assert not any(isinstance(layer, torch.nn.Identity) for m in model.modules()
+                   if isinstance(m, torch.nn.Sequential) for layer in m)
     with torch.no_grad():
         actual = model(x)
     # float32 rounding of the folded weights, amplified through the network: within 1e-4

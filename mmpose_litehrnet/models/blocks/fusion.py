@@ -32,10 +32,14 @@ def _downsample(conv_cfg: Optional[dict], norm_cfg: dict, c_in: int, c_out: int,
 
 class _UpsamplePath(nn.Sequential):
     """1x1 conv + norm, then nearest resize to the target branch's size (added to
-    ``into`` when given)."""
+    ``into`` when given). The deploy form folds the norm away, so the layers are not
+    addressed by position."""
 
     def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
-        return self[2](self[1](self[0](x)), size, into)
+        *layers, resize = self
+        for layer in layers:
+            x = layer(x)
+        return resize(x, size, into)
 
 
 class _DownsamplePath(nn.Sequential):
