@@ -14,9 +14,10 @@ from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .models.layers.layout import is_channels_last
+from .models.layers.export import is_exporting_onnx
 
 __all__ = ['MatmulConv1x1', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy']
 
@@ -26,34 +27,32 @@ class MatmulConv1x1(nn.Conv2d):
     on CPU tensors.
 
     At batch 1 on the CPU, oneDNN's fixed cost per convolution call dominates the small
-    1x1 convolutions of Lite-HRNet; ``addmm`` / ``baddbmm`` (bias fused) cost a fraction
-    of it. NCHW-contiguous inputs are (C_in, H * W) matrices per image; channels-last
-    ones, channel slices included, are (N * H * W, C_in) matrices read in place, and the
-    result is channels-last. Same weight and bias as the ``Conv2d`` it replaces (same
-    state-dict keys); on a GPU, for other layouts and in ONNX export it is the plain
-    convolution.
+    1x1 convolutions of Lite-HRNet; a matrix product with the bias fused costs a fraction
+    of it. Inputs with their channels adjacent in memory (channels-last, a channel slice
+    of it, or 1x1 maps) are a linear layer over the pixels, read in place, and give a
+    channels-last result; NCHW-contiguous ones are (C_in, H * W) matrices per image.
+    Same weight and bias as the ``Conv2d`` it replaces (same state-dict keys); on a GPU,
+    for other layouts and in ONNX export it is the plain convolution.
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, H, W)
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.is_cuda or torch.onnx.is_in_onnx_export():
+        if x.is_cuda or is_exporting_onnx():
             return super().forward(x)
         n, c, h, w = x.shape
-        weight = self.weight.reshape(self.out_channels, c)
-        if is_channels_last(x):
-            pixels = torch.addmm(self.bias, x.permute(0, 2, 3, 1).reshape(n * h * w, c),
-                                 weight.t())
-            return pixels.reshape(n, h, w, self.out_channels).permute(0, 3, 1, 2)
+        weight = self.weight.view(self.out_channels, c)
+        if x.stride(1) == 1:
+            return F.linear(x.permute(0, 2, 3, 1), weight, self.bias).permute(0, 3, 1, 2)
         if not x.is_contiguous():
             return super().forward(x)
         if n == 1:
-            out = torch.addmm(self.bias.unsqueeze(1), weight, x.reshape(c, h * w))
+            out = torch.addmm(self.bias.unsqueeze(1), weight, x.view(c, h * w))
         else:
-            out = torch.baddbmm(self.bias.reshape(1, -1, 1),
-                                weight.expand(n, self.out_channels, c), x.reshape(n, c, h * w))
-        return out.reshape(n, self.out_channels, h, w)
+            out = torch.baddbmm(self.bias.view(1, -1, 1),
+                                weight.expand(n, self.out_channels, c), x.view(n, c, h * w))
+        return out.view(n, self.out_channels, h, w)
 
 
 def _as_matmul(conv: nn.Module) -> nn.Module:

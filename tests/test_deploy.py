@@ -75,6 +75,8 @@ def test_matmul_1x1_convolution_equals_conv2d(batch):
         torch.testing.assert_close(conv(x), expected, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(conv(x[:, :, :, 1:]), expected[:, :, :, 1:],
                                    rtol=1e-5, atol=1e-5)  # non-contiguous input
+        torch.testing.assert_close(conv(x[:, :, :1, :1].contiguous()), expected[:, :, :1, :1],
+                                   rtol=1e-5, atol=1e-5)  # 1x1 maps (spatial weighting)
         # Channels-last, whole and as a channel slice (read in place): channels-last out.
         wide = torch.cat((x, x), dim=1).contiguous(memory_format=torch.channels_last)
         for x_cl in (x.contiguous(memory_format=torch.channels_last),

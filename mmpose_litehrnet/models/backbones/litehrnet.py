@@ -8,7 +8,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..blocks import CHANNEL_WEIGHTINGS, IterativeHead, Stem, Transition
-from ..layers import default_norm_cfg
+from ..layers import default_norm_cfg, is_exporting_onnx
 from .extra import resolve_extra
 from .lite_hr_module import LiteHRModule
 
@@ -160,7 +160,7 @@ class LiteHRNet(BaseModule):
             raise ValueError(f'{type(self).__name__}: expected input of shape (N, '
                              f'{self.in_channels}, H, W), got {tuple(x.shape)}')
         if self.cpu_memory_format is not None and not x.is_cuda \
-                and not torch.onnx.is_in_onnx_export():
+                and not is_exporting_onnx():
             x = x.contiguous(memory_format=self.cpu_memory_format)
         xs = [self.stem(x)]
         for i in range(self.num_stages):

@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers import ConvNormAct, default_norm_cfg, mul_nearest
+from ..layers import ConvNormAct, default_norm_cfg, is_exporting_onnx, mul_nearest
 
 __all__ = ['CrossResolutionWeighting']
 
@@ -48,7 +48,7 @@ class CrossResolutionWeighting(nn.Module):
 
     @staticmethod
     def _pool(x: Tensor, size: List[int]) -> Tensor:
-        if not torch.onnx.is_in_onnx_export():
+        if not is_exporting_onnx():
             return F.adaptive_avg_pool2d(x, size)
         # ONNX has no adaptive pooling with a computed size: export it as the plain
         # average pooling it equals when the sizes divide, for this (fixed) input size.

@@ -2,6 +2,7 @@
 import torch
 from torch import Tensor
 
+from .export import is_exporting_onnx
 from .layout import is_channels_last
 
 __all__ = ['channel_shuffle', 'concat_shuffle']
@@ -40,7 +41,7 @@ def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:
     """
     # Unequal halves, and ONNX export (ONNX Runtime runs Concat + Transpose at least as
     # fast as the stacked form): the plain definition.
-    if a.shape != b.shape or torch.onnx.is_in_onnx_export():
+    if a.shape != b.shape or is_exporting_onnx():
         return channel_shuffle(torch.cat((a, b), dim=1), 2)
     n, c, h, w = a.shape
     if is_channels_last(a) and is_channels_last(b):
