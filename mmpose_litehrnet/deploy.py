@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .models.layers.export import is_exporting_onnx
@@ -43,7 +44,7 @@ class MatmulConv1x1(nn.Conv2d):
             return super().forward(x)
         n, c, h, w = x.shape
         weight = self.weight.view(self.out_channels, c)
-        if x.stride(1) == 1:
+        if x.stride(1) == 1:  # channels adjacent: is_channels_last, or 1x1 maps
             return F.linear(x.permute(0, 2, 3, 1), weight, self.bias).permute(0, 3, 1, 2)
         if not x.is_contiguous():
             return super().forward(x)
@@ -69,15 +70,18 @@ def _as_matmul(conv: nn.Module) -> nn.Module:
 @torch.no_grad()
 def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
     """Returns ``conv`` with ``bn`` (eval mode) folded into its weight and bias."""
-    # In float64, so that each folded value is rounded once, not after every step.
-    scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
-    bias = conv.bias.double() if conv.bias is not None \
-        else torch.zeros_like(bn.running_mean, dtype=torch.float64)
+    def exact(t: Tensor) -> Tensor:
+        # On the CPU in float64 (which not every device has), so that each folded value
+        # is rounded once, when it is copied back, not after every step.
+        return t.detach().to('cpu', torch.float64)
+
+    scale = exact(bn.weight) / torch.sqrt(exact(bn.running_var) + bn.eps)
+    bias = exact(conv.bias) if conv.bias is not None else torch.zeros_like(scale)
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                       conv.padding, conv.dilation, conv.groups, bias=True,
                       padding_mode=conv.padding_mode).to(conv.weight)
-    fused.weight.copy_(conv.weight.double() * scale.reshape(-1, 1, 1, 1))
-    fused.bias.copy_((bias - bn.running_mean.double()) * scale + bn.bias.double())
+    fused.weight.copy_(exact(conv.weight) * scale.reshape(-1, 1, 1, 1))
+    fused.bias.copy_((bias - exact(bn.running_mean)) * scale + exact(bn.bias))
     return fused
 
 

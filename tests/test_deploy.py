@@ -53,6 +53,16 @@ def test_deploy_form_runs_channels_last_on_the_cpu():
         torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * b.abs().max().item())
 
 
+def test_deploy_form_traces_to_torchscript():
+    """The channels-last deploy form traced to TorchScript (fixed to the traced shape, as
+    the benchmark's rows) gives the eager outputs."""
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=8)).switch_to_deploy()
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        script = torch.jit.trace(model, x, check_trace=False)
+        torch.testing.assert_close(script(x)[0], model(x)[0], rtol=0, atol=1e-6)
+
+
 def test_deploy_folding_is_exact_in_float64():
     model = calibrate_(randomize_(LiteHRNet('litehrnet_30'), seed=4)).double()
     x = torch.randn(1, 3, 128, 96, dtype=torch.float64)
@@ -107,6 +117,29 @@ def test_mmpose_switch_to_deploy_reaches_our_backbone():
                   deconv_out_channels=None)))
     model.switch_to_deploy()
     assert not any(isinstance(m, _BatchNorm) for m in model.backbone.modules())
+
+
+def test_deployed_pose_model_predicts_through_mmpose():
+    """MMPose's own inference (pipeline, flip test, heatmap decoding) on the deployed,
+    channels-last model gives the training form's heatmaps and keypoints."""
+    import numpy as np
+    from mmpose.apis import inference_topdown, init_model
+    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+    model = init_model(config, None, device='cpu',
+                       cfg_options=dict(model=dict(test_cfg=dict(output_heatmaps=True))))
+    calibrate_(randomize_(model.backbone, seed=6))
+    randomize_(model.head, seed=7)
+    image = (np.random.default_rng(0).random((240, 180, 3)) * 255).astype(np.uint8)
+    expected = inference_topdown(model, image)[0]
+    deployed = copy.deepcopy(model)
+    deployed.switch_to_deploy()
+    assert deployed.backbone.cpu_memory_format == torch.channels_last
+    actual = inference_topdown(deployed, image)[0]
+    heatmaps = torch.as_tensor(expected.pred_fields.heatmaps)
+    torch.testing.assert_close(torch.as_tensor(actual.pred_fields.heatmaps), heatmaps,
+                               rtol=0, atol=1e-4 * heatmaps.abs().max().item())
+    np.testing.assert_allclose(actual.pred_instances.keypoints,
+                               expected.pred_instances.keypoints, rtol=0, atol=1e-3)
 
 
 def test_no_graph_breaks_for_torch_compile():

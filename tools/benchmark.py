@@ -7,7 +7,8 @@ All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 2
 eval mode. Models are run alternately, one call each per round, after a warm-up, and
 medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weights as
 ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
-of time in convolutions, optionally ``torch.compile`` and ONNX Runtime rows; writes
+of time in convolutions, the deploy forms traced to TorchScript, optionally
+``torch.compile`` and ONNX Runtime rows; writes
 ``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and batch-64 throughput in
 fp32 and fp16, eager and replayed as CUDA graphs, optionally ``torch.compile``, and a
 training step; writes ``docs/benchmark_gpu.md`` and ``.png``.
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import types
+import warnings
 from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
@@ -181,6 +183,18 @@ def forward_fn(model: Callable, x: torch.Tensor) -> Callable[[], None]:
     return run
 
 
+def traced(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
+    """``model`` traced to TorchScript at ``x``'s shape (no Python in its forward pass);
+    checks that it gives the eager outputs."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # tracer warnings about Python-int shape logic
+        script = torch.jit.trace(model, x, check_trace=False)
+        diff = (script(x) - model(x)).abs().max().item()
+    if diff > 1e-5:
+        raise RuntimeError(f'the traced model differs from eager by {diff:.2e}')
+    return script
+
+
 def cuda_graph_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
     """The forward pass captured once as a CUDA graph; the function replays it."""
     x = x.clone()
@@ -295,8 +309,12 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     xb = torch.randn(args.batch, 3, *SHAPE)
     latency_fns = {k: forward_fn(m, x1) for k, m in models.items()}
     through_fns = {k: forward_fn(m, xb) for k, m in models.items()}
+    deployed = [k for k in models if k.startswith('ours') and k.endswith('deploy')]
+    for name in deployed:
+        latency_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], x1), x1)
+        through_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], xb), xb)
     if args.compile:
-        for name in [k for k in models if k.startswith('ours') and k.endswith('deploy')]:
+        for name in deployed:
             compiled = torch.compile(models[name])
             latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
             through_fns[f'{name} + torch.compile'] = forward_fn(compiled, xb)
