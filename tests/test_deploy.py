@@ -53,6 +53,26 @@ def test_deploy_form_runs_channels_last_on_the_cpu():
         torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * b.abs().max().item())
 
 
+def test_deploy_form_never_leaves_channels_last_on_the_cpu(variant):
+    """No layer of the deployed network hands an NCHW tensor on (each would cost a
+    layout conversion at the next convolution)."""
+    from mmpose_litehrnet.models.layers import is_channels_last
+    model = LiteHRNet(variant, out_indices=(0, 1, 2, 3)).switch_to_deploy()
+    flipped = []
+
+    def check(module, inputs, output):
+        for y in output if isinstance(output, (list, tuple)) else [output]:
+            if y.dim() == 4 and y.shape[1] > 1 and y.shape[2] * y.shape[3] > 1 \
+                    and not is_channels_last(y):
+                flipped.append(type(module).__name__)
+
+    for module in model.modules():
+        module.register_forward_hook(check)
+    with torch.no_grad():
+        model(torch.randn(1, 3, 128, 96))
+    assert not flipped
+
+
 def test_deploy_form_traces_to_torchscript():
     """The channels-last deploy form traced to TorchScript (fixed to the traced shape, as
     the benchmark's rows) gives the eager outputs."""
