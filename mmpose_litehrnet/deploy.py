@@ -4,7 +4,9 @@
 MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and transition
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
 and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
-:class:`MatmulConv1x1` (same parameters, a matrix product on the CPU). Outputs stay equal
+:class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), and every
+Lite-HRNet backbone runs CPU inputs channels-last (``channels_last=False`` keeps NCHW;
+GPU inputs and ONNX export are not converted). Outputs stay equal
 to the eval-mode training form up to float rounding. The training form and its state-dict
 keys are untouched until this is called; a deployed model's state dict (without the
 folded norms) loads into any model of the same config after ``switch_to_deploy``.
