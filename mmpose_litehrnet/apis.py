@@ -3,7 +3,27 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ['predict_and_draw']
+__all__ = ['init_heatmap_model', 'predict_and_draw']
+
+
+def init_heatmap_model(config: str, checkpoint: Optional[str], deploy: bool = False,
+                       device: str = 'cpu'):
+    """A top-down pose model from its config and checkpoint (MMPose's ``init_model``),
+    in eval mode, optionally in deploy form (:func:`mmpose_litehrnet.deploy.switch_to_deploy`),
+    wrapped to map a normalised image batch to heatmaps: what the export tools trace.
+
+    Returns:
+        TensorForward: (N, 3, H, W) -> heatmaps (N, K, H / 4, W / 4).
+    """
+    from mmpose.apis import init_model
+
+    import mmpose_litehrnet  # noqa: F401  (registry and safe checkpoint loading)
+    from mmpose_litehrnet.deploy import TensorForward, switch_to_deploy
+
+    model = init_model(config, checkpoint, device=device).eval()
+    if deploy:
+        switch_to_deploy(model)
+    return TensorForward(model).eval()
 
 
 def predict_and_draw(config: str,

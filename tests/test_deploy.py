@@ -1,4 +1,5 @@
-"""Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX."""
+"""Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX,
+TorchScript."""
 import copy
 import os.path as osp
 import subprocess
@@ -183,21 +184,26 @@ def test_channels_last_input():
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
 
 
+def _random_checkpoint(config: str, path: str) -> str:
+    """Saves a checkpoint of ``config``'s pose model with random weights and calibrated
+    norm statistics in the backbone; returns ``path``."""
+    from mmengine.config import Config
+
+    from mmpose_litehrnet.analysis.complexity import build_model_from_config
+    model = build_model_from_config(Config.fromfile(config))
+    calibrate_(randomize_(model.backbone))
+    torch.save({'state_dict': model.state_dict()}, path)
+    return path
+
+
 @pytest.mark.parametrize('config,shape', [
     ('coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py', (256, 192)),
     ('coco/td-hm_litehrnet-18_8xb32-210e_coco-384x288.py', (384, 288)),
     ('mpii/td-hm_litehrnet-18_8xb64-210e_mpii-256x256.py', (256, 256)),
 ])
 def test_onnx_export_matches_pytorch(config, shape, tmp_path):
-    from mmengine.config import Config
-
-    from mmpose_litehrnet.analysis.complexity import build_model_from_config
     config = osp.join(POSE_CONFIGS, config)
-    model = calibrate_(randomize_(build_model_from_config(Config.fromfile(config))).backbone)
-    ckpt = str(tmp_path / 'ckpt.pth')
-    full = build_model_from_config(Config.fromfile(config))
-    full.backbone.load_state_dict(model.state_dict())
-    torch.save({'state_dict': full.state_dict()}, ckpt)
+    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
     out = str(tmp_path / 'model.onnx')
     result = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
@@ -213,3 +219,27 @@ def test_onnx_export_refuses_sizes_it_cannot_express(tmp_path):
          osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'),
          'unused.pth', '--shape', '250', '190'], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and 'divisible by 32, got 250x190' in result.stderr
+
+
+def test_torchscript_export_runs_without_python_and_matches_the_training_form(tmp_path):
+    """The exported file (deploy form, an odd size, batch 2) loads with ``torch.jit.load``
+    alone and gives the training form's heatmaps."""
+    from mmpose_litehrnet.apis import init_heatmap_model
+    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
+    out = str(tmp_path / 'model.pt')
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'export_torchscript.py'), config, ckpt,
+         '--shape', '250', '190', '--batch', '2', '--out', out, '--deploy'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'TorchScript vs PyTorch max abs diff' in result.stdout
+    script = torch.jit.load(out)
+    training_form = init_heatmap_model(config, ckpt)
+    x = torch.randn(2, 3, 250, 190, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = training_form(x)
+        actual = script(x)
+    assert actual.shape == (2, 17, 63, 48)
+    torch.testing.assert_close(actual, expected, rtol=0,
+                               atol=1e-4 * expected.abs().max().item())

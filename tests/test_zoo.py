@@ -10,11 +10,8 @@ from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
 from mmpose_litehrnet.analysis import count_paper_flops, format_mega
-from mmpose_litehrnet.analysis.complexity import (
-    _TensorForward,
-    build_model_from_config,
-    config_input_size,
-)
+from mmpose_litehrnet.analysis.complexity import build_model_from_config, config_input_size
+from mmpose_litehrnet.deploy import TensorForward
 
 
 def _config(name: str) -> Config:
@@ -45,7 +42,7 @@ def test_config_params_and_paper_flops(name, params, flops):
     model = build_model_from_config(cfg)
     assert isinstance(model.backbone, LiteHRNet)
     assert sum(p.numel() for p in model.parameters()) == params
-    assert format_mega(count_paper_flops(_TensorForward(model), (1, 3, *config_input_size(cfg)))) \
+    assert format_mega(count_paper_flops(TensorForward(model), (1, 3, *config_input_size(cfg)))) \
         == flops
 
 

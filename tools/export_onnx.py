@@ -28,37 +28,25 @@ def main() -> int:
     args = parser.parse_args()
     import onnx
     import onnxruntime as ort
-    from mmpose.apis import init_model
 
-    import mmpose_litehrnet  # noqa: F401  (registry, safe checkpoint loading)
+    from mmpose_litehrnet.apis import init_heatmap_model
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
     if h % 32 or w % 32:
         print(f'error: ONNX export needs H and W divisible by 32, got {h}x{w}',
               file=sys.stderr)
         return 2
-    model = init_model(args.config, args.checkpoint, device='cpu').eval()
-    if args.deploy:
-        model.switch_to_deploy()
-
-    class Heatmaps(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            return self.model(x, None, mode='tensor')
-
+    model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
     name = osp.splitext(osp.basename(args.config))[0]
     out = args.out or osp.join('work_dirs', 'onnx', f'{name}_{h}x{w}.onnx')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
-    export_onnx(Heatmaps().eval(), x, out)
+    export_onnx(model, x, out)
     onnx.checker.check_model(onnx.load(out))
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     actual = session.run(None, {'input': x.numpy()})[0]
     with torch.no_grad():
-        expected = Heatmaps()(x).numpy()
+        expected = model(x).numpy()
     diff = float(np.abs(actual - expected).max())
     print(f'exported {out}: input 1x3x{h}x{w}, heatmaps {tuple(actual.shape)}, '
           f'ONNX Runtime vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')

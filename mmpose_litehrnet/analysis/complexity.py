@@ -5,6 +5,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from ..deploy import TensorForward
 from ..models.backbones import resolve_extra, variant_name
 from .paper_flops import count_paper_flops
 
@@ -47,26 +48,12 @@ def config_input_size(cfg) -> Tuple[int, int]:
     raise ValueError('the config has neither codec.input_size nor crop_size: pass --shape H W')
 
 
-class _TensorForward(nn.Module):
-    """Calls an MMEngine model in ``'tensor'`` mode, a plain module as it is."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor):
-        from mmengine.model import BaseModel
-        if isinstance(self.model, BaseModel):
-            return self.model(x, None, mode='tensor')
-        return self.model(x)
-
-
 def measure(model: nn.Module, backbone_cfg: dict, input_hw: Sequence[int]) -> Complexity:
     """Parameters, paper-convention FLOPs and MMEngine-convention FLOPs of ``model``."""
     from mmengine.analysis import get_model_complexity_info
 
     h, w = (int(v) for v in input_hw)
-    model = _TensorForward(model).eval()
+    model = TensorForward(model).eval()
     extra = resolve_extra(backbone_cfg.get('extra', 'litehrnet_18'))
     name = variant_name(dict(extra, with_head=True))
     if not extra['with_head']:
