@@ -91,6 +91,13 @@ def _as_matmul(conv: nn.Module) -> nn.Module:
     return fast
 
 
+def _folded(*blocks: nn.Sequential) -> bool:
+    """Whether each conv-norm-act block is down to a biased convolution and its
+    activation (its norm folded away, or none)."""
+    return all(len(block) == 2 and isinstance(block[0], nn.Conv2d)
+               and block[0].bias is not None for block in blocks)
+
+
 @torch.no_grad()
 def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
     """Returns ``conv`` with ``bn`` (eval mode) folded into its weight and bias."""
@@ -121,6 +128,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     1x1 convolutions read the pixels in place. GPU inputs and ONNX export are unchanged.
     Returns ``model``."""
     from .models.backbones import LiteHRNet
+    from .models.blocks import CrossResolutionWeighting, SpatialWeighting
     model.eval()
     for module in list(model.modules()):
         if not isinstance(module, nn.Sequential):
@@ -136,6 +144,9 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
             module._modules[name] = _as_matmul(child)
         if isinstance(module, LiteHRNet):
             module.cpu_memory_format = torch.channels_last if channels_last else None
+        if isinstance(module, (CrossResolutionWeighting, SpatialWeighting)) \
+                and _folded(module.conv1, module.conv2):
+            module.direct = True
     return model
 
 

@@ -479,7 +479,10 @@ def main() -> None:
         del models[f'{DEPLOYED} NCHW']
     if args.models:
         models = {k: models[k] for k in args.models.split(',')}
-    flops = {k: count_paper_flops(m, (1, 3, *SHAPE)) for k, m in models.items()}
+    # A deploy form has its training form's FLOPs: the counter follows module calls,
+    # which the deploy form partly replaces by direct operator calls.
+    flops = {k: count_paper_flops(models.get(k.split(' deploy')[0], m), (1, 3, *SHAPE))
+             for k, m in models.items()}
     report = gpu_report if gpu else cpu_report
     lines = [f'# Benchmark: {machine_name(device)}', '', f'Models from: {imported}.', '']
     lines += report(models, flops, args)

@@ -45,6 +45,10 @@ class CrossResolutionWeighting(nn.Module):
                                  act_cfg=dict(type='ReLU'))
         self.conv2 = ConvNormAct(hidden, total, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='Sigmoid'))
+        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` once both norms are
+        #: folded: the two 1x1 convolutions then run as plain matrix products over the
+        #: pixels of the smallest branch (fewer module calls and views per block).
+        self.direct = False
 
     @staticmethod
     def _pool(x: Tensor, size: List[int]) -> Tensor:
@@ -62,8 +66,9 @@ class CrossResolutionWeighting(nn.Module):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         smallest = xs[-1].shape[-2:]
-        pooled = [self._pool(x, smallest) for x in xs[:-1]] + [xs[-1]]
-        weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
+        pooled = torch.cat([self._pool(x, smallest) for x in xs[:-1]] + [xs[-1]], dim=1)
+        weights = self._direct_weights(pooled) if self.direct \
+            else self.conv2(self.conv1(pooled))
         out = []
         start = 0
         for x, c in zip(xs, self.channels):
@@ -71,3 +76,13 @@ class CrossResolutionWeighting(nn.Module):
             start += c
             out.append(mul_nearest(x, w))
         return out
+
+    def _direct_weights(self, pooled: Tensor) -> Tensor:
+        """``conv2(conv1(pooled))`` of the folded form as matrix products over the pixels
+        (N, C, h, w) -> (N, C, h, w), channels-last."""
+        n, c, h, w = pooled.shape
+        fc1, fc2 = self.conv1.conv, self.conv2.conv
+        pixels = pooled.permute(0, 2, 3, 1).reshape(n * h * w, c)
+        hidden = torch.addmm(fc1.bias, pixels, fc1.weight.view(-1, c).t()).relu_()
+        weights = torch.addmm(fc2.bias, hidden, fc2.weight.view(c, -1).t()).sigmoid_()
+        return weights.view(n, h, w, c).permute(0, 3, 1, 2)

@@ -1,4 +1,5 @@
 """Spatial weighting F of conditional channel weighting."""
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -31,6 +32,21 @@ class SpatialWeighting(nn.Module):
         self.global_avgpool = nn.AdaptiveAvgPool2d(1)
         self.conv1 = ConvNormAct(channels, hidden, act_cfg=dict(type='ReLU'))
         self.conv2 = ConvNormAct(hidden, channels, act_cfg=dict(type='Sigmoid'))
+        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy`: the forward pass then
+        #: calls the operators directly, with the same parameters (the FCs have no norm
+        #: to fold). At batch 1 on the CPU the layered form's module calls and views cost
+        #: about twice its arithmetic; the paper-FLOPs counter needs the layered form.
+        self.direct = False
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.direct:
+            return x * self._direct_weights(x)
         return x * self.conv2(self.conv1(self.global_avgpool(x)))
+
+    def _direct_weights(self, x: Tensor) -> Tensor:
+        """The channel weights, (N, C, 1, 1), from plain matrix products."""
+        n, c = x.shape[:2]
+        fc1, fc2 = self.conv1.conv, self.conv2.conv
+        hidden = torch.addmm(fc1.bias, x.mean((2, 3)), fc1.weight.view(-1, c).t()).relu_()
+        return torch.addmm(fc2.bias, hidden, fc2.weight.view(c, -1).t()).sigmoid_() \
+            .view(n, c, 1, 1)
