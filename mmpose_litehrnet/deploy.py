@@ -4,7 +4,8 @@
 MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and transition
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
 and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
-:class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), and every
+:class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), the channel
+weightings whose norms are folded call their matrix products directly, and every
 Lite-HRNet backbone runs CPU inputs channels-last (``channels_last=False`` keeps NCHW;
 GPU inputs and ONNX export are not converted). Outputs stay equal
 to the eval-mode training form up to float rounding. The training form and its state-dict
