@@ -1,9 +1,11 @@
 """Top-down inference and drawing with MMPose's own APIs (needs mmpose installed)."""
+import os
+import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ['init_heatmap_model', 'predict_and_draw']
+__all__ = ['export_path', 'init_heatmap_model', 'predict_and_draw']
 
 
 def init_heatmap_model(config: str, checkpoint: Optional[str], deploy: bool = False,
@@ -13,7 +15,8 @@ def init_heatmap_model(config: str, checkpoint: Optional[str], deploy: bool = Fa
     wrapped to map a normalised image batch to heatmaps: what the export tools trace.
 
     Returns:
-        TensorForward: (N, 3, H, W) -> heatmaps (N, K, H / 4, W / 4).
+        TensorForward: (N, 3, H, W) -> heatmaps, (N, K, ceil(H / 4), ceil(W / 4)) for
+        Lite-HRNet.
     """
     from mmpose.apis import init_model
 
@@ -24,6 +27,15 @@ def init_heatmap_model(config: str, checkpoint: Optional[str], deploy: bool = Fa
     if deploy:
         switch_to_deploy(model)
     return TensorForward(model).eval()
+
+
+def export_path(config: str, out: Optional[str], kind: str, suffix: str) -> str:
+    """``out``, or ``work_dirs/<kind>/<config name>_<suffix>`` by default, with its folder
+    created: where the export tools write."""
+    name = osp.splitext(osp.basename(config))[0]
+    path = out or osp.join('work_dirs', kind, f'{name}_{suffix}')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    return path
 
 
 def predict_and_draw(config: str,

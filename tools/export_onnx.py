@@ -9,8 +9,6 @@ the branch sizes divide, i.e. for H and W divisible by 32 (any size works in PyT
 Exits non-zero if ONNX Runtime differs from PyTorch by more than --atol.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
 import numpy as np
@@ -29,7 +27,7 @@ def main() -> int:
     import onnx
     import onnxruntime as ort
 
-    from mmpose_litehrnet.apis import init_heatmap_model
+    from mmpose_litehrnet.apis import export_path, init_heatmap_model
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
     if h % 32 or w % 32:
@@ -37,9 +35,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
-    name = osp.splitext(osp.basename(args.config))[0]
-    out = args.out or osp.join('work_dirs', 'onnx', f'{name}_{h}x{w}.onnx')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    out = export_path(args.config, args.out, 'onnx', f'{h}x{w}.onnx')
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(0))
     export_onnx(model, x, out)
     onnx.checker.check_model(onnx.load(out))

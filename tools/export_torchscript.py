@@ -13,8 +13,6 @@ fresh input of that shape and exits non-zero if it differs from PyTorch by more 
 --atol.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 
 import torch
@@ -31,7 +29,7 @@ def main() -> int:
                         help='fold batch norms and use the deploy form first (faster)')
     parser.add_argument('--atol', type=float, default=1e-4)
     args = parser.parse_args()
-    from mmpose_litehrnet.apis import init_heatmap_model
+    from mmpose_litehrnet.apis import export_path, init_heatmap_model
     from mmpose_litehrnet.deploy import trace_torchscript
     (h, w), n = args.shape, args.batch
     if min(h, w, n) < 1:
@@ -39,9 +37,7 @@ def main() -> int:
               file=sys.stderr)
         return 2
     model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
-    name = osp.splitext(osp.basename(args.config))[0]
-    out = args.out or osp.join('work_dirs', 'torchscript', f'{name}_{n}x{h}x{w}.pt')
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
     seeds = torch.Generator().manual_seed(0)
     torch.jit.save(trace_torchscript(model, torch.randn(n, 3, h, w, generator=seeds)), out)
     loaded = torch.jit.load(out)

@@ -34,8 +34,9 @@ class SpatialWeighting(nn.Module):
         self.conv2 = ConvNormAct(hidden, channels, act_cfg=dict(type='Sigmoid'))
         #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy`: the forward pass then
         #: calls the operators directly, with the same parameters (the FCs have no norm
-        #: to fold). At batch 1 on the CPU the layered form's module calls and views cost
-        #: about twice its arithmetic; the paper-FLOPs counter needs the layered form.
+        #: to fold). At batch 1 on the CPU the layered form, module calls and views
+        #: included, took 2-4x the direct form's time per call in a microbenchmark; the
+        #: paper-FLOPs counter needs the layered form.
         self.direct = False
 
     def forward(self, x: Tensor) -> Tensor:
