@@ -6,7 +6,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers import ConvNormAct, default_norm_cfg, is_exporting_onnx, mul_nearest
+from ..layers import (
+    ConvNormAct,
+    default_norm_cfg,
+    folded_weighting_mlp,
+    is_exporting_onnx,
+    mul_nearest,
+)
 
 __all__ = ['CrossResolutionWeighting']
 
@@ -81,8 +87,6 @@ class CrossResolutionWeighting(nn.Module):
         """``conv2(conv1(pooled))`` of the folded form as matrix products over the pixels
         (N, C, h, w) -> (N, C, h, w), channels-last."""
         n, c, h, w = pooled.shape
-        fc1, fc2 = self.conv1.conv, self.conv2.conv
         pixels = pooled.permute(0, 2, 3, 1).reshape(n * h * w, c)
-        hidden = torch.addmm(fc1.bias, pixels, fc1.weight.view(-1, c).t()).relu_()
-        weights = torch.addmm(fc2.bias, hidden, fc2.weight.view(c, -1).t()).sigmoid_()
+        weights = folded_weighting_mlp(pixels, self.conv1, self.conv2)
         return weights.view(n, h, w, c).permute(0, 3, 1, 2)

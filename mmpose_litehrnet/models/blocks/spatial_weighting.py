@@ -1,9 +1,8 @@
 """Spatial weighting F of conditional channel weighting."""
-import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct
+from ..layers import ConvNormAct, folded_weighting_mlp
 
 __all__ = ['SpatialWeighting']
 
@@ -41,13 +40,6 @@ class SpatialWeighting(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.direct:
-            return x * self._direct_weights(x)
+            weights = folded_weighting_mlp(x.mean((2, 3)), self.conv1, self.conv2)
+            return x * weights.view(*weights.shape, 1, 1)
         return x * self.conv2(self.conv1(self.global_avgpool(x)))
-
-    def _direct_weights(self, x: Tensor) -> Tensor:
-        """The channel weights, (N, C, 1, 1), from plain matrix products."""
-        n, c = x.shape[:2]
-        fc1, fc2 = self.conv1.conv, self.conv2.conv
-        hidden = torch.addmm(fc1.bias, x.mean((2, 3)), fc1.weight.view(-1, c).t()).relu_()
-        return torch.addmm(fc2.bias, hidden, fc2.weight.view(c, -1).t()).sigmoid_() \
-            .view(n, c, 1, 1)

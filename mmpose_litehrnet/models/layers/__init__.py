@@ -1,12 +1,18 @@
 from .channel_shuffle import channel_shuffle, concat_shuffle
 from .checkpoint import checkpoint_if
-from .conv_norm_act import ConvNormAct, DepthwiseSeparableConv, default_norm_cfg
+from .conv_norm_act import (
+    ConvNormAct,
+    DepthwiseSeparableConv,
+    default_norm_cfg,
+    folded_weighting_mlp,
+)
 from .export import is_exporting_onnx
 from .layout import is_channels_last
 from .resize import NearestResize, add_nearest, mul_nearest
 
 __all__ = [
     'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_shuffle',
-    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'is_channels_last',
+    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'folded_weighting_mlp',
+    'is_channels_last',
     'is_exporting_onnx', 'mul_nearest'
 ]

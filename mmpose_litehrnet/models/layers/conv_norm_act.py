@@ -2,10 +2,12 @@
 from collections import OrderedDict
 from typing import Optional
 
+import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from torch import Tensor
 
-__all__ = ['ConvNormAct', 'DepthwiseSeparableConv', 'default_norm_cfg']
+__all__ = ['ConvNormAct', 'DepthwiseSeparableConv', 'default_norm_cfg', 'folded_weighting_mlp']
 
 
 def default_norm_cfg(norm_cfg: Optional[dict]) -> dict:
@@ -98,3 +100,21 @@ class DepthwiseSeparableConv(nn.Sequential):
                 pointwise_conv=ConvNormAct(
                     in_channels, out_channels, 1, conv_cfg=conv_cfg,
                     norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))))
+
+
+def folded_weighting_mlp(rows: Tensor, first: ConvNormAct, second: ConvNormAct) -> Tensor:
+    """``sigmoid(second(relu(first(rows))))`` as two matrix products, for the 1x1
+    conv-ReLU, 1x1 conv-sigmoid pair of both channel weightings once each conv is biased
+    and its norm folded away (the deploy form): fewer calls than the module layers.
+
+    Args:
+        rows (Tensor): (M, C_in) pooled vectors or pixels.
+        first (ConvNormAct): [1x1 conv with bias, ReLU], C_in -> C_hidden.
+        second (ConvNormAct): [1x1 conv with bias, Sigmoid], C_hidden -> C_in.
+
+    Returns:
+        Tensor: (M, C_in) weights in (0, 1).
+    """
+    fc1, fc2 = first.conv, second.conv
+    hidden = torch.addmm(fc1.bias, rows, fc1.weight.view(fc1.out_channels, -1).t()).relu_()
+    return torch.addmm(fc2.bias, hidden, fc2.weight.view(fc2.out_channels, -1).t()).sigmoid_()
