@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import randomize_
 
-from mmpose_litehrnet import LiteHRNet, MultiResolutionFusion
+from mmpose_litehrnet import CrossResolutionWeighting, LiteHRNet, MultiResolutionFusion
 
 
 def _branch_sizes(h: int, w: int):
@@ -104,6 +104,37 @@ def test_norm_eval_keeps_statistics():
     after = model.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in before.items())
     assert model.training
+
+
+@pytest.mark.parametrize('mode', ['legacy', 'hrnet'])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_fusion_sums_in_place_only_without_gradients_and_never_into_inputs(mode, memory_format):
+    """Under ``no_grad`` the fusion accumulates its sums in place: same outputs as with
+    gradients recorded, and its inputs are left as they were."""
+    fusion = randomize_(MultiResolutionFusion([4, 8, 16], mode=mode)).eval()
+    gen = torch.Generator().manual_seed(4)
+    xs = [torch.randn(1, c, s, s, generator=gen).contiguous(memory_format=memory_format)
+          for c, s in ((4, 16), (8, 8), (16, 4))]
+    before = [x.clone() for x in xs]
+    expected = fusion(xs)
+    with torch.no_grad():
+        actual = fusion(xs)
+    for a, e in zip(actual, expected):
+        assert torch.equal(a, e)
+    assert all(torch.equal(x, b) for x, b in zip(xs, before))
+
+
+def test_cross_resolution_weighting_pools_channels_last_sources_whole():
+    """Given the tensors its branches are the trailing channels of (as the conditional
+    channel weighting passes them), it pools those whole and gives the same weights."""
+    crw = randomize_(CrossResolutionWeighting([4, 8, 16])).eval()
+    gen = torch.Generator().manual_seed(5)
+    sources = [torch.randn(1, 2 * c, s, 2 * s, generator=gen).contiguous(
+        memory_format=torch.channels_last) for c, s in ((4, 16), (8, 8), (16, 4))]
+    halves = [x[:, x.shape[1] // 2:] for x in sources]
+    with torch.no_grad():
+        for a, e in zip(crw(halves, sources), crw([h.contiguous() for h in halves])):
+            torch.testing.assert_close(a, e, rtol=1e-6, atol=1e-6)
 
 
 def test_hrnet_fusion_is_the_plain_sum():

@@ -1,4 +1,5 @@
-"""The fused nearest-upsampling product and sum equal their definitions bit for bit."""
+"""The fused nearest-upsampling product and sum equal their definitions bit for bit; the
+layout-aware pooling equals its definition."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -7,6 +8,7 @@ from mmpose_litehrnet.models.layers import (
     add_nearest,
     channel_shuffle,
     concat_shuffle,
+    global_average,
     is_channels_last,
     mul_nearest,
 )
@@ -88,3 +90,31 @@ def test_channels_last_paths_equal_the_definitions_and_keep_the_layout(big_size,
         actual = concat_shuffle(ac, bc)
         assert torch.equal(actual, expected)
         assert actual.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize('big_size,small_size', SIZES)
+def test_in_place_sum_writes_into_dense_tensors_only(big_size, small_size):
+    """``add_nearest(..., in_place=True)`` gives the out-of-place sum; it overwrites and
+    returns ``x`` at least when ``x`` is dense (NCHW or channels-last), and otherwise
+    leaves ``x`` as it was."""
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 6, *big_size, generator=gen)
+    y = torch.randn(2, 6, *small_size, generator=gen)
+    expected = x + F.interpolate(y, size=big_size, mode='nearest')
+    full, half = _channels_last_forms(x)
+    for xc in (x.clone(), full, half):
+        dense = xc.is_contiguous() or xc.is_contiguous(memory_format=torch.channels_last)
+        before = xc.clone()
+        actual = add_nearest(xc, y, in_place=True)
+        assert torch.equal(actual, expected)
+        assert actual is xc or not dense
+        assert torch.equal(xc, expected if actual is xc else before)
+
+
+@pytest.mark.parametrize('shape', [(1, 20, 64, 48), (1, 160, 8, 6), (2, 6, 5, 4), (1, 6, 1, 1)])
+def test_global_average_is_the_spatial_mean_in_every_layout(shape):
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(3))
+    for xc in (x, *_channels_last_forms(x)):
+        actual = global_average(xc)
+        assert actual.shape == shape[:2]
+        torch.testing.assert_close(actual, x.mean((2, 3)), rtol=1e-6, atol=1e-6)

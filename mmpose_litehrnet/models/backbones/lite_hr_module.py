@@ -1,7 +1,9 @@
 """One high-resolution module: blocks on every branch, then fusion."""
 from typing import List, Optional, Sequence
 
+import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..blocks import (
@@ -15,6 +17,14 @@ __all__ = ['LiteHRModule', 'MODULE_TYPES']
 
 #: ``'LITE'``: conditional channel weighting blocks; ``'NAIVE'``: shuffle blocks.
 MODULE_TYPES = ('LITE', 'NAIVE')
+
+
+class _FusionReLU(nn.ReLU):
+    """``nn.ReLU()`` after the fusion, in place when no gradient is recorded: the fusion's
+    outputs are new tensors of the module, read by nothing else."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x, inplace=not torch.is_grad_enabled())
 
 
 class LiteHRModule(nn.Module):
@@ -73,7 +83,7 @@ class LiteHRModule(nn.Module):
             self.fuse_layers = MultiResolutionFusion(
                 self.in_channels, mode=fusion, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
             # One ReLU for all outputs, as released (the paper's FLOPs count depends on it).
-            self.relu = nn.ReLU()
+            self.relu = _FusionReLU()
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if self.module_type == 'LITE':

@@ -68,7 +68,7 @@ class ConditionalChannelWeighting(nn.Module):
         firsts = [x[:, :h] for x, h in zip(xs, self.halves)]
         seconds = [x[:, h:] for x, h in zip(xs, self.halves)]
         if self.cross_resolution_weighting is not None:
-            seconds = self.cross_resolution_weighting(seconds)
+            seconds = self.cross_resolution_weighting(seconds, xs)
         seconds = [dw(s) for s, dw in zip(seconds, self.depthwise_convs)]
         if self.spatial_weighting is not None:
             seconds = [sw(s) for s, sw in zip(seconds, self.spatial_weighting)]

@@ -10,6 +10,7 @@ from ..layers import (
     ConvNormAct,
     default_norm_cfg,
     folded_weighting_mlp,
+    is_channels_last,
     is_exporting_onnx,
     mul_nearest,
 )
@@ -57,22 +58,40 @@ class CrossResolutionWeighting(nn.Module):
         self.direct = False
 
     @staticmethod
-    def _pool(x: Tensor, size: List[int]) -> Tensor:
+    def _pool(x: Tensor, size: List[int], source: Optional[Tensor] = None) -> Tensor:
+        """``x`` average-pooled to ``size``; ``source`` is the tensor whose trailing
+        channels ``x`` is, if any."""
+        h, w, th, tw = (int(v) for v in (x.shape[-2], x.shape[-1], size[0], size[1]))
+        divisible = not (h % th or w % tw)
         if not is_exporting_onnx():
+            if divisible and source is not None and is_channels_last(x) and not x.is_cuda:
+                # A strided channel slice is copied before it is pooled: pooling the
+                # whole channels-last source and slicing the small result took about half
+                # the time here (same values: pooling is per channel).
+                pooled = F.avg_pool2d(source, (h // th, w // tw))
+                return pooled[:, pooled.shape[1] - x.shape[1]:]
             return F.adaptive_avg_pool2d(x, size)
         # ONNX has no adaptive pooling with a computed size: export it as the plain
         # average pooling it equals when the sizes divide, for this (fixed) input size.
-        h, w, th, tw = (int(v) for v in (x.shape[-2], x.shape[-1], size[0], size[1]))
-        if h % th or w % tw:
+        if not divisible:
             raise ValueError(
                 f'CrossResolutionWeighting: ONNX export needs each branch to be a whole '
                 f'multiple of the smallest one, got {h}x{w} and {th}x{tw}: use an input '
                 'size divisible by 32')
         return F.avg_pool2d(x, (h // th, w // tw))
 
-    def forward(self, xs: List[Tensor]) -> List[Tensor]:
+    def forward(self, xs: List[Tensor],
+                sources: Optional[Sequence[Tensor]] = None) -> List[Tensor]:
+        """Args:
+            xs (list[Tensor]): The branches, [(N, C_i, H_i, W_i)].
+            sources (Sequence[Tensor], optional): Tensors whose trailing C_i channels the
+                branches are (the conditional channel weighting passes its inputs, whose
+                second halves it weights); only used to pool faster.
+        """
         smallest = xs[-1].shape[-2:]
-        pooled = torch.cat([self._pool(x, smallest) for x in xs[:-1]] + [xs[-1]], dim=1)
+        sources = [None] * len(xs) if sources is None else sources
+        pooled = torch.cat([self._pool(x, smallest, source)
+                            for x, source in zip(xs[:-1], sources)] + [xs[-1]], dim=1)
         weights = self._direct_weights(pooled) if self.direct \
             else self.conv2(self.conv1(pooled))
         out = []

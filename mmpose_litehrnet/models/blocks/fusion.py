@@ -1,11 +1,12 @@
 """Multi-resolution fusion and the transitions that add branches."""
 from typing import List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
-from ..layers import NearestResize, default_norm_cfg
+from ..layers import NearestResize, default_norm_cfg, is_exporting_onnx
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
 
@@ -32,22 +33,28 @@ def _downsample(conv_cfg: Optional[dict], norm_cfg: dict, c_in: int, c_out: int,
 
 class _UpsamplePath(nn.Sequential):
     """1x1 conv + norm, then nearest resize to the target branch's size (added to
-    ``into`` when given). The deploy form folds the norm away, so the layers are not
-    addressed by position."""
+    ``into`` when given, in place when ``in_place``). The deploy form folds the norm
+    away, so the layers are not addressed by position."""
 
-    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None,
+                in_place: bool = False) -> Tensor:
         *layers, resize = self
         for layer in layers:
             x = layer(x)
-        return resize(x, size, into)
+        return resize(x, size, into, in_place)
 
 
 class _DownsamplePath(nn.Sequential):
     """``k`` stride-2 steps; the ReLU sits between steps, not after the last."""
 
-    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None,
+                in_place: bool = False) -> Tensor:
         out = super().forward(x)
-        return out if into is None else into + out
+        return out if into is None else _add(into, out, in_place)
+
+
+def _add(x: Tensor, y: Tensor, in_place: bool) -> Tensor:
+    return x.add_(y) if in_place else x + y
 
 
 class MultiResolutionFusion(nn.ModuleList):
@@ -108,28 +115,33 @@ class MultiResolutionFusion(nn.ModuleList):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.
+        # With no gradient to record, each sum is accumulated in place once it is a new
+        # tensor of this module (never an input): fewer large allocations per fusion.
+        in_place = not torch.is_grad_enabled() and not is_exporting_onnx()
         sizes = [x.shape[-2:] for x in xs]
         if self.mode == 'hrnet':
             outs = []
             for i, row in enumerate(self):
-                y = xs[i]
+                y, fresh = xs[i], False
                 for j in range(len(xs)):
                     if j != i:
-                        y = row[j](xs[j], sizes[i], into=y)
+                        y = row[j](xs[j], sizes[i], into=y, in_place=in_place and fresh)
+                        fresh = True
                 outs.append(y)
             return outs
         z0 = xs[0] + xs[0]
         for j in range(1, len(xs)):
-            z0 = self[0][j](xs[j], sizes[0], into=z0)
+            z0 = self[0][j](xs[j], sizes[0], into=z0, in_place=in_place)
         outs = [z0]
         for i in range(1, len(xs)):
             path = self[i][0]
             y = path(z0, sizes[i])
             # In training the released code ran this path twice, so its norm layers
             # update their running statistics twice per step; keep that.
-            y = path(z0, sizes[i], into=y) if self.training else y + y
+            y = path(z0, sizes[i], into=y) if self.training else _add(y, y, in_place)
             for j in range(1, len(xs)):
-                y = y + xs[i] if i == j else self[i][j](xs[j], sizes[i], into=y)
+                y = _add(y, xs[i], in_place) if i == j \
+                    else self[i][j](xs[j], sizes[i], into=y, in_place=in_place)
             outs.append(y)
         return outs
 

@@ -2,7 +2,7 @@
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, folded_weighting_mlp
+from ..layers import ConvNormAct, folded_weighting_mlp, global_average
 
 __all__ = ['SpatialWeighting']
 
@@ -40,6 +40,6 @@ class SpatialWeighting(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.direct:
-            weights = folded_weighting_mlp(x.mean((2, 3)), self.conv1, self.conv2)
+            weights = folded_weighting_mlp(global_average(x), self.conv1, self.conv2)
             return x * weights.view(*weights.shape, 1, 1)
         return x * self.conv2(self.conv1(self.global_avgpool(x)))

@@ -1,5 +1,5 @@
 """Nearest-neighbour resizing, as a module and fused into a product or a sum."""
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -59,20 +59,31 @@ def _nhwc_blocks(big: Tensor, small: Tensor,
             repeated.reshape(sn, sh, 1, w, sc))
 
 
-def _nearest_op(op: Callable[[Tensor, Tensor], Tensor], x: Tensor, small: Tensor) -> Tensor:
-    """``op(x, interpolate(small, size=x.shape[-2:], mode='nearest'))`` without building
-    the upsampled tensor when the sizes differ by powers of two (then bit-identical: each
-    element of ``small`` meets its block of ``x``); otherwise the plain definition. The
-    result has ``x``'s layout (NCHW or channels-last)."""
+def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Tensor:
+    """``x <op> interpolate(small, size=x.shape[-2:], mode='nearest')`` (``op`` is
+    ``'add'`` or ``'mul'``) without building the upsampled tensor when the sizes differ by
+    powers of two (then bit-identical: each element of ``small`` meets its block of
+    ``x``); otherwise the plain definition. The result has ``x``'s layout (NCHW or
+    channels-last). With ``in_place``, the result is written into ``x`` and ``x`` is
+    returned where its layout lets the block views alias it (dense NCHW or channels-last);
+    elsewhere the result is a new tensor."""
     ratios = _fusable_ratios(x, small)
     if ratios is None:
-        return op(x, F.interpolate(small, size=x.shape[-2:], mode='nearest'))
+        upsampled = F.interpolate(small, size=x.shape[-2:], mode='nearest')
+        return getattr(x, op + '_')(upsampled) if in_place else getattr(torch, op)(x, upsampled)
     n, c, h, w = x.shape
-    if is_channels_last(x) and not x.is_cuda:
+    nhwc = is_channels_last(x) and not x.is_cuda
+    if in_place and x.is_contiguous(memory_format=torch.channels_last if nhwc
+                                    else torch.contiguous_format):
+        big, repeated = _nhwc_blocks(x, small, ratios) if nhwc \
+            else _blocks(x, small, ratios, rows=not x.is_cuda)
+        getattr(big, op + '_')(repeated)
+        return x
+    if nhwc:
         big, repeated = _nhwc_blocks(x, small, ratios)
-        return op(big, repeated).reshape(n, h, w, c).permute(0, 3, 1, 2)
+        return getattr(torch, op)(big, repeated).reshape(n, h, w, c).permute(0, 3, 1, 2)
     big, repeated = _blocks(x, small, ratios, rows=not x.is_cuda)
-    return op(big, repeated).reshape(x.shape)
+    return getattr(torch, op)(big, repeated).reshape(x.shape)
 
 
 def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
@@ -82,16 +93,17 @@ def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
     Shape:
         x: (N, C, H, W), weights: (N, C, h, w) -> (N, C, H, W)
     """
-    return _nearest_op(torch.mul, x, weights)
+    return _nearest_op('mul', x, weights)
 
 
-def add_nearest(x: Tensor, y: Tensor) -> Tensor:
-    """``x + interpolate(y, size=x.shape[-2:], mode='nearest')``, like :func:`mul_nearest`.
+def add_nearest(x: Tensor, y: Tensor, in_place: bool = False) -> Tensor:
+    """``x + interpolate(y, size=x.shape[-2:], mode='nearest')``, like :func:`mul_nearest`;
+    with ``in_place`` the sum may be written into ``x`` (use the returned tensor).
 
     Shape:
         x: (N, C, H, W), y: (N, C, h, w) -> (N, C, H, W)
     """
-    return _nearest_op(torch.add, x, y)
+    return _nearest_op('add', x, y, in_place)
 
 
 class NearestResize(nn.Module):
@@ -102,13 +114,15 @@ class NearestResize(nn.Module):
     is identical there (nearest with an exact integer ratio) and works for every size.
     It stays a module so that the FLOPs counter sees it as the paper's tool did. With
     ``into``, it returns ``into + upsampled x`` through :func:`add_nearest`, which skips
-    building the upsampled tensor (the largest copy cost of the original fusion).
+    building the upsampled tensor (the largest copy cost of the original fusion), written
+    into ``into`` when ``in_place``.
 
     Shape:
         x: (N, C, h, w), size: [H, W], into: (N, C, H, W) -> (N, C, H, W)
     """
 
-    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None,
+                in_place: bool = False) -> Tensor:
         if into is None:
             return F.interpolate(x, size=size, mode='nearest')
-        return add_nearest(into, x)
+        return add_nearest(into, x, in_place)
