@@ -64,3 +64,12 @@ def test_models_build_without_mmcv_ops():
         assert diff == 0.0 and dep < 1e-4
     ''')
     assert 'HRNet-W16' in out
+
+
+def test_round_ratios_pair_the_rounds():
+    """Two models that slow down together in the same rounds have ratio 1 in every round,
+    however much the machine drifts; the quartiles are those of the per-round ratios."""
+    benchmark = _benchmark_module()
+    drift = [1.0, 3.0, 1.5, 2.0, 5.0]
+    assert benchmark.round_ratios([2 * t for t in drift], drift) == '2.00 (2.00-2.00)'
+    assert benchmark.round_ratios([2.0, 4.0, 6.0, 8.0], [1.0] * 4) == '5.00 (2.50-7.50)'

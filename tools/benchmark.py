@@ -159,8 +159,10 @@ def build_models() -> Dict[str, nn.Module]:
     return {k: m.eval() for k, m in models.items()}
 
 
-def alternate(fns: Dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> Dict:
-    """Median seconds of each function, calling them round-robin."""
+def alternate_samples(fns: Dict[str, Callable[[], None]], rounds: int,
+                      warmup: int = 2) -> Dict[str, List[float]]:
+    """Seconds of each call of each function, calling them round-robin (one call of
+    each per round)."""
     for _ in range(warmup):
         for fn in fns.values():
             fn()
@@ -170,7 +172,21 @@ def alternate(fns: Dict[str, Callable[[], None]], rounds: int, warmup: int = 2) 
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}
+    return times
+
+
+def alternate(fns: Dict[str, Callable[[], None]], rounds: int, warmup: int = 2) -> Dict:
+    """Median seconds of each function, calling them round-robin."""
+    return {k: statistics.median(v) for k, v in alternate_samples(fns, rounds, warmup).items()}
+
+
+def round_ratios(a: List[float], b: List[float]) -> str:
+    """Median and quartiles of the per-round ratios ``a[r] / b[r]``: two models timed in
+    the same round see the same machine state, so this spread is the comparison's
+    noise (the machine's speed drifts between rounds and runs)."""
+    ratios = [x / y for x, y in zip(a, b)]
+    q1, median, q3 = statistics.quantiles(ratios, n=4)
+    return f'{median:.2f} ({q1:.2f}-{q3:.2f})'
 
 
 def forward_fn(model: Callable, x: torch.Tensor) -> Callable[[], None]:
@@ -330,7 +346,8 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             print(f'{key}: not measured ({type(error).__name__}: {error})')
             latency_fns.pop(key, None)
     print(f'batch-1 latency, {args.rounds} alternating rounds ...', flush=True)
-    latency = alternate(latency_fns, args.rounds)
+    samples = alternate_samples(latency_fns, args.rounds)
+    latency = {k: statistics.median(v) for k, v in samples.items()}
     print(f'batch-{args.batch} throughput ...', flush=True)
     through = alternate(through_fns, args.throughput_rounds, warmup=1)
     print(f'training steps (batch {args.batch}, forward + backward + Adam) ...', flush=True)
@@ -363,6 +380,11 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
                     f'{latency[MOBILENET + runtime] * 1e3:.1f}'
                     for runtime in ('', ' + torch.jit.trace', ' ONNX Runtime')
                     if DEPLOYED + runtime in latency and MOBILENET + runtime in latency)
+        + '.', '',
+        'Noise: batch-1 latency ratios round by round, median (quartiles): '
+        + '; '.join(f'{a} / {b} {round_ratios(samples[a], samples[b])}' for a, b in (
+            (DEPLOYED, BASE), *((DEPLOYED + runtime, MOBILENET + runtime) for runtime in (
+                '', ' + torch.jit.trace', ' ONNX Runtime'))) if a in samples and b in samples)
         + '.']
     plot(args.out + '.png', machine_name(torch.device('cpu')), flops, latency)
     return lines
