@@ -64,9 +64,10 @@ def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Te
     ``'add'`` or ``'mul'``) without building the upsampled tensor when the sizes differ by
     powers of two (then bit-identical: each element of ``small`` meets its block of
     ``x``); otherwise the plain definition. The result has ``x``'s layout (NCHW or
-    channels-last). With ``in_place``, the result is written into ``x`` and ``x`` is
-    returned where its layout lets the block views alias it (dense NCHW or channels-last);
-    elsewhere the result is a new tensor."""
+    channels-last). With ``in_place`` the result may be written into ``x`` (use the
+    returned tensor): always by the plain definition, and by the fused form when ``x`` is
+    dense (NCHW or channels-last), so that its block views alias ``x``; a strided ``x``
+    is then left as it was and the result is a new tensor."""
     ratios = _fusable_ratios(x, small)
     if ratios is None:
         upsampled = F.interpolate(small, size=x.shape[-2:], mode='nearest')
