@@ -152,13 +152,19 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
 
 
 def export_onnx(model: nn.Module, x: torch.Tensor, path: str,
-                output_names: Sequence[str] = ('heatmaps', )) -> None:
-    """Exports ``model`` at ``x``'s (fixed) shape to ONNX: opset 17, the TorchScript
-    exporter (the dynamo one needs onnxscript), input named ``input``. The export tool
-    and the benchmark both go through here, so they measure the same graph."""
+                output_names: Sequence[str] = ('heatmaps', ),
+                dynamic_batch: bool = False) -> None:
+    """Exports ``model`` at ``x``'s shape to ONNX: opset 17, the TorchScript exporter
+    (the dynamo one needs onnxscript), input named ``input``. The shape is fixed, or with
+    ``dynamic_batch`` all but the batch axis of the input and outputs (a top-down model
+    sees one crop per person). The export tool and the benchmark both go through here,
+    so they measure the same graph."""
+    axes = {name: {0: 'batch'} for name in ('input', *output_names)} if dynamic_batch \
+        else None
     with _quiet_tracer():
         torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
-                          input_names=['input'], output_names=list(output_names))
+                          input_names=['input'], output_names=list(output_names),
+                          dynamic_axes=axes)
 
 
 def trace_torchscript(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:

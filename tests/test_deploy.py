@@ -233,6 +233,31 @@ def test_onnx_export_matches_pytorch(config, shape, tmp_path):
     assert 'max abs diff' in result.stdout and osp.getsize(out) > 1e5
 
 
+def test_onnx_export_with_a_dynamic_batch(tmp_path):
+    """``--dynamic-batch``: one file for any number of crops; checked here at a batch the
+    tool did not try (4) against the deploy form in PyTorch."""
+    import onnxruntime as ort
+
+    from mmpose_litehrnet.apis import init_heatmap_model
+    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
+    out = str(tmp_path / 'model.onnx')
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
+         '256', '192', '--out', out, '--deploy', '--dynamic-batch'], capture_output=True,
+        text=True, cwd=ROOT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'input N (dynamic, checked at 1 and 3)x3x256x192' in result.stdout
+    session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
+    assert session.get_inputs()[0].shape == ['batch', 3, 256, 192]
+    x = torch.randn(4, 3, 256, 192, generator=torch.Generator().manual_seed(6))
+    actual = session.run(None, {'input': x.numpy()})[0]
+    with torch.no_grad():
+        expected = init_heatmap_model(config, ckpt, deploy=True)(x)
+    assert actual.shape == (4, 17, 64, 48)
+    torch.testing.assert_close(torch.from_numpy(actual), expected, rtol=1e-4, atol=1e-4)
+
+
 def test_onnx_export_refuses_sizes_it_cannot_express(tmp_path):
     result = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'),
