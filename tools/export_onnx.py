@@ -47,7 +47,8 @@ def main() -> int:
     onnx.checker.check_model(onnx.load(out))
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     diff = 0.0
-    for n in (1, 3) if args.dynamic_batch else (1, ):
+    batches = (1, 3) if args.dynamic_batch else (1, )
+    for n in batches:
         x = torch.randn(n, 3, h, w, generator=gen)
         actual = session.run(None, {'input': x.numpy()})[0]
         with torch.no_grad():
@@ -57,7 +58,8 @@ def main() -> int:
                   file=sys.stderr)
             return 1
         diff = max(diff, float(np.abs(actual - expected).max()))
-    batch = 'N (dynamic, checked at 1 and 3)' if args.dynamic_batch else '1'
+    batch = f'N (dynamic, checked at {" and ".join(map(str, batches))})' \
+        if args.dynamic_batch else '1'
     print(f'exported {out}: input {batch}x3x{h}x{w}, heatmaps {tuple(actual.shape[1:])} per '
           f'image, ONNX Runtime vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1

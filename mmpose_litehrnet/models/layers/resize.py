@@ -72,19 +72,18 @@ def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Te
     if ratios is None:
         upsampled = F.interpolate(small, size=x.shape[-2:], mode='nearest')
         return getattr(x, op + '_')(upsampled) if in_place else getattr(torch, op)(x, upsampled)
-    n, c, h, w = x.shape
     nhwc = is_channels_last(x) and not x.is_cuda
+    big, repeated = _nhwc_blocks(x, small, ratios) if nhwc \
+        else _blocks(x, small, ratios, rows=not x.is_cuda)
     if in_place and x.is_contiguous(memory_format=torch.channels_last if nhwc
                                     else torch.contiguous_format):
-        big, repeated = _nhwc_blocks(x, small, ratios) if nhwc \
-            else _blocks(x, small, ratios, rows=not x.is_cuda)
-        getattr(big, op + '_')(repeated)
+        getattr(big, op + '_')(repeated)  # ``big`` is a view of the dense ``x``
         return x
+    out = getattr(torch, op)(big, repeated)
     if nhwc:
-        big, repeated = _nhwc_blocks(x, small, ratios)
-        return getattr(torch, op)(big, repeated).reshape(n, h, w, c).permute(0, 3, 1, 2)
-    big, repeated = _blocks(x, small, ratios, rows=not x.is_cuda)
-    return getattr(torch, op)(big, repeated).reshape(x.shape)
+        n, c, h, w = x.shape
+        return out.reshape(n, h, w, c).permute(0, 3, 1, 2)
+    return out.reshape(x.shape)
 
 
 def mul_nearest(x: Tensor, weights: Tensor) -> Tensor:
