@@ -6,15 +6,15 @@ paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution
 and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
 :class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), the channel
 weightings whose norms are folded call their matrix products directly, and every
-Lite-HRNet backbone runs CPU inputs channels-last (``channels_last=False`` keeps NCHW;
-GPU inputs and ONNX export are not converted). Outputs stay equal
-to the eval-mode training form up to float rounding. The training form and its state-dict
+Lite-HRNet backbone runs CPU inputs channels-last (``channels_last`` names the devices,
+``False`` none; ONNX export is never converted). Outputs stay equal to the eval-mode
+training form up to float rounding. The training form and its state-dict
 keys are untouched until this is called; a deployed model's state dict (without the
 folded norms) loads into any model of the same config after ``switch_to_deploy``.
 """
 import contextlib
 import warnings
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -118,16 +118,21 @@ def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
 
 
 def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
-                     channels_last: bool = True) -> nn.Module:
+                     channels_last: Union[bool, str, Sequence[str]] = True) -> nn.Module:
     """Folds every (Conv2d, BatchNorm) pair of ``model``'s sequential containers, in
     place, and puts the model in eval mode. ``test_cfg`` is accepted (and ignored) so
     that MMPose's ``BasePoseEstimator.switch_to_deploy`` can call it.
 
-    With ``channels_last``, every Lite-HRNet backbone in ``model`` converts CPU inputs to
-    ``torch.channels_last`` and the whole network runs in that layout: oneDNN's depthwise
-    convolutions skip their layout reorders (about half their time at batch 1), and the
-    1x1 convolutions read the pixels in place. GPU inputs and ONNX export are unchanged.
-    Returns ``model``."""
+    ``channels_last`` names the device types on which every Lite-HRNet backbone in
+    ``model`` converts its input to ``torch.channels_last`` and runs in that layout:
+    ``True`` (the default) is the CPU alone, where oneDNN's depthwise convolutions then
+    skip their layout reorders (about half their time at batch 1) and the 1x1
+    convolutions read the pixels in place; ``False`` keeps NCHW everywhere; a device type
+    or a sequence of them (``('cpu', 'cuda')``) opts GPUs in, and then the backbones'
+    convolution weights are stored channels-last too (cuDNN would otherwise convert them
+    at every call), so their convolutions give channels-last outputs on every device.
+    ONNX export is never converted. Returns ``model``."""
+    devices = _device_types(channels_last)
     from .models.backbones import LiteHRNet
     from .models.blocks import CrossResolutionWeighting, SpatialWeighting
     model.eval()
@@ -144,11 +149,29 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)
         if isinstance(module, LiteHRNet):
-            module.cpu_memory_format = torch.channels_last if channels_last else None
+            module.channels_last_devices = devices
+            if set(devices) - {'cpu'}:
+                module.to(memory_format=torch.channels_last)
         if isinstance(module, (CrossResolutionWeighting, SpatialWeighting)) \
                 and _folded(module.conv1, module.conv2):
             module.direct = True
     return model
+
+
+def _device_types(channels_last: Union[bool, str, Sequence[str]]) -> Tuple[str, ...]:
+    """``switch_to_deploy``'s ``channels_last`` as a tuple of device types."""
+    if isinstance(channels_last, bool):
+        return ('cpu', ) if channels_last else ()
+    devices = (channels_last, ) if isinstance(channels_last, str) else tuple(channels_last)
+    for device in devices:
+        try:
+            valid = isinstance(device, str) and torch.device(device).type == device
+        except RuntimeError:
+            valid = False
+        if not valid:
+            raise ValueError('switch_to_deploy: channels_last must be a bool or device '
+                             f"types such as ('cpu', 'cuda'), got {channels_last!r}")
+    return devices
 
 
 def export_onnx(model: nn.Module, x: torch.Tensor, path: str,

@@ -1,4 +1,5 @@
-"""Shared fixtures: the four variants, deterministic random weights, MMPose's oracle."""
+"""Shared fixtures: the four variants, the devices, deterministic random weights, MMPose's
+oracle."""
 import os.path as osp
 import subprocess
 import sys
@@ -70,6 +71,29 @@ def state_of(model: nn.Module) -> Dict[str, torch.Tensor]:
 @pytest.fixture(params=VARIANT_NAMES)
 def variant(request) -> str:
     return request.param
+
+
+def _float32_cuda(monkeypatch) -> torch.device:
+    """The GPU with TF32 off (PyTorch lets cuDNN use it by default on recent cards): the
+    comparisons with the CPU are float32 ones."""
+    monkeypatch.setattr(torch.backends.cudnn, 'allow_tf32', False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, 'allow_tf32', False)
+    return torch.device('cuda')
+
+
+@pytest.fixture(params=['cpu', pytest.param('cuda', marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason='no CUDA device'))])
+def device(request, monkeypatch) -> torch.device:
+    """Each device the test can run on (the GPU: skipped, and counted so, without one)."""
+    return _float32_cuda(monkeypatch) if request.param == 'cuda' else torch.device('cpu')
+
+
+@pytest.fixture
+def cuda(monkeypatch) -> torch.device:
+    """The GPU, for tests that only mean something there; skipped without one."""
+    if not torch.cuda.is_available():
+        pytest.skip('no CUDA device')
+    return _float32_cuda(monkeypatch)
 
 
 def run_python(code: str) -> str:

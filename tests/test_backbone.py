@@ -1,4 +1,5 @@
 """Behaviour beyond the peers: any input size, checkpointing, freezing, outputs, export."""
+import copy
 import math
 
 import pytest
@@ -57,23 +58,46 @@ def test_every_parameter_gets_a_gradient(variant, kwargs):
     assert missing == []
 
 
+def _output_and_gradients(model: torch.nn.Module, x: torch.Tensor):
+    """The first output, the input's gradient and every parameter's gradient (on the
+    CPU) for a fixed weighting of that output."""
+    inp = x.clone().requires_grad_()
+    out = model(inp)[0]
+    weights = torch.linspace(-1, 1, out.numel(), device=out.device).view_as(out)
+    (out * weights).sum().backward()
+    return (out.detach().cpu(), inp.grad.cpu(),
+            {n: p.grad.cpu() for n, p in model.named_parameters()})
+
+
+def _assert_same_gradients(actual, expected) -> None:
+    (out_a, gin_a, grads_a), (out_b, gin_b, grads_b) = actual, expected
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gin_a, gin_b, rtol=1e-4, atol=1e-6)
+    for name, grad in grads_b.items():
+        torch.testing.assert_close(grads_a[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_with_cp_gives_the_same_gradients(variant):
     torch.manual_seed(0)
     plain = randomize_(LiteHRNet(variant), seed=3).train()
     checkpointed = LiteHRNet(variant, with_cp=True).train()
     checkpointed.load_state_dict(plain.state_dict())
     x = torch.randn(2, 3, 96, 64)
-    outs = []
-    for model in (plain, checkpointed):
-        inp = x.clone().requires_grad_()
-        out = model(inp)[0]
-        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
-        outs.append((out.detach(), inp.grad, {n: p.grad for n, p in model.named_parameters()}))
-    (out_a, gin_a, grads_a), (out_b, gin_b, grads_b) = outs
-    torch.testing.assert_close(out_b, out_a, rtol=0, atol=1e-5)
-    torch.testing.assert_close(gin_b, gin_a, rtol=1e-4, atol=1e-6)
-    for name, grad in grads_a.items():
-        torch.testing.assert_close(grads_b[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+    _assert_same_gradients(_output_and_gradients(checkpointed, x),
+                           _output_and_gradients(plain, x))
+
+
+@pytest.mark.parametrize('with_cp', [False, True])
+def test_training_form_on_the_gpu_gives_the_cpu_gradients(variant, cuda, with_cp):
+    """Training on a GPU (float32, TF32 off): the CPU's outputs, gradients and updated
+    norm statistics."""
+    cpu = randomize_(LiteHRNet(variant, with_cp=with_cp), seed=3).train()
+    gpu = copy.deepcopy(cpu).to(cuda)
+    x = torch.randn(2, 3, 96, 64, generator=torch.Generator().manual_seed(0))
+    _assert_same_gradients(_output_and_gradients(gpu, x.to(cuda)),
+                           _output_and_gradients(cpu, x))
+    for (name, a), b in zip(gpu.state_dict().items(), cpu.state_dict().values()):
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize('frozen_stages', [0, 2])

@@ -1,10 +1,11 @@
-"""tools/benchmark.py's model building: the head stand-in and the fallback without mmcv ops."""
+"""tools/benchmark.py: the head stand-in, the fallback without mmcv ops, the CUDA graph
+replay."""
 import importlib.util
 import os.path as osp
 
 import pytest
 import torch
-from conftest import ROOT, randomize_, run_python
+from conftest import ROOT, calibrate_, randomize_, run_python
 
 BENCHMARK = osp.join(ROOT, 'tools', 'benchmark.py')
 
@@ -14,6 +15,25 @@ def _benchmark_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_cuda_graph_replays_the_deploy_form(cuda):
+    """The GPU benchmark replays the forward pass as a CUDA graph (for the deploy form:
+    channels-last on CUDA, the in-place fusion): a replay on a new input gives the eager
+    outputs."""
+    from mmpose_litehrnet import LiteHRNet
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=4)),
+                             channels_last=('cuda', )).to(cuda)
+    graph, static, out = _benchmark_module().capture_cuda_graph(
+        model, torch.randn(1, 3, 256, 192, device=cuda))
+    x = torch.randn_like(static)
+    static.copy_(x)
+    graph.replay()
+    with torch.no_grad():
+        expected = model(x)[0]
+        assert not torch.equal(out[0], model(torch.randn_like(x))[0])  # the input matters
+    torch.testing.assert_close(out[0], expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize('deconv', [False, True])

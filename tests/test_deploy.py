@@ -54,11 +54,67 @@ def test_deploy_form_runs_channels_last_on_the_cpu():
         torch.testing.assert_close(a, b, rtol=0, atol=1e-4 * b.abs().max().item())
 
 
-def test_deploy_form_never_leaves_channels_last_on_the_cpu(variant):
+@pytest.mark.parametrize('devices,expected', [
+    (True, ('cpu', )), (False, ()), ('cuda', ('cuda', )), (['cpu', 'cuda'], ('cpu', 'cuda'))])
+def test_channels_last_devices_are_chosen_at_deploy(devices, expected):
+    """``channels_last`` names the device types whose inputs the backbone converts; with
+    a GPU among them the convolution weights are stored channels-last too (cuDNN would
+    convert them at each call), and then the convolutions give channels-last outputs on
+    the CPU as well; the CPU outputs' values do not change."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_18', out_indices=(0, 1)), seed=5))
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reference = switch_to_deploy(copy.deepcopy(model))(x)
+        deployed = switch_to_deploy(model, channels_last=devices)
+        actual = deployed(x)
+    assert deployed.channels_last_devices == expected
+    # Weights whose two layouts differ (more than one input channel and pixel).
+    weights = [m.weight for m in deployed.modules() if isinstance(m, torch.nn.Conv2d)
+               and m.weight.shape[1] > 1 and m.weight.shape[2] * m.weight.shape[3] > 1]
+    assert weights
+    for w in weights:
+        assert w.is_contiguous(memory_format=torch.channels_last) == bool(set(expected) - {'cpu'})
+        assert w.is_contiguous() != w.is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(actual, reference):
+        assert a.is_contiguous(memory_format=torch.channels_last) == bool(expected)
+        assert a.is_contiguous() != bool(expected)
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5 * b.abs().max().item())
+
+
+@pytest.mark.parametrize('devices', ['gpu', 'cuda:0', ['cpu', 1], 'cpu,cuda'])
+def test_channels_last_rejects_what_is_not_a_device_type(devices):
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    with pytest.raises(ValueError, match='channels_last must be a bool or device types'):
+        switch_to_deploy(LiteHRNet('litehrnet_18'), channels_last=devices)
+
+
+@pytest.mark.parametrize('channels_last', [False, True], ids=['NCHW', 'channels-last'])
+def test_deploy_form_on_each_device_matches_the_cpu_training_form(variant, device,
+                                                                 channels_last):
+    """Both layouts of the deploy form on each device give the training form's CPU
+    outputs (on a GPU: cuDNN's kernels, the 6-D broadcasts, the in-place fusion)."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(x)
+        switch_to_deploy(model, channels_last=(device.type, ) if channels_last else False)
+        actual = model.to(device)(x.to(device))
+    for a, b in zip(actual, expected):
+        assert a.device.type == device.type
+        assert a.is_contiguous() != channels_last
+        a = a.cpu()
+        assert (a - b).abs().max().item() <= 1e-4 * b.abs().max().item()
+
+
+def test_deploy_form_never_leaves_channels_last(variant, device):
     """No layer of the deployed network hands an NCHW tensor on (each would cost a
     layout conversion at the next convolution)."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
     from mmpose_litehrnet.models.layers import is_channels_last
-    model = LiteHRNet(variant, out_indices=(0, 1, 2, 3)).switch_to_deploy()
+    model = switch_to_deploy(LiteHRNet(variant, out_indices=(0, 1, 2, 3)),
+                             channels_last=(device.type, )).to(device)
     flipped = []
 
     def check(module, inputs, output):
@@ -70,8 +126,23 @@ def test_deploy_form_never_leaves_channels_last_on_the_cpu(variant):
     for module in model.modules():
         module.register_forward_hook(check)
     with torch.no_grad():
-        model(torch.randn(1, 3, 128, 96))
+        model(torch.randn(1, 3, 128, 96, device=device))
     assert not flipped
+
+
+@pytest.mark.parametrize('channels_last', [False, True], ids=['NCHW', 'channels-last'])
+def test_half_precision_deploy_form_on_the_gpu(cuda, channels_last):
+    """fp16 on the GPU: within float16 rounding of the float32 CPU outputs."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)), seed=4))
+    x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = model(x)
+        switch_to_deploy(model, channels_last=('cuda', ) if channels_last else False)
+        actual = model.to(cuda, torch.float16)(x.to(cuda, torch.float16))
+    for a, b in zip(actual, expected):
+        assert a.dtype == torch.float16
+        assert ((a.float().cpu() - b).norm() / b.norm()).item() < 5e-3
 
 
 def test_weightings_call_operators_directly_only_with_folded_norms():
@@ -174,7 +245,7 @@ def test_deployed_pose_model_predicts_through_mmpose():
     expected = inference_topdown(model, image)[0]
     deployed = copy.deepcopy(model)
     deployed.switch_to_deploy()
-    assert deployed.backbone.cpu_memory_format == torch.channels_last
+    assert deployed.backbone.channels_last_devices == ('cpu', )
     actual = inference_topdown(deployed, image)[0]
     heatmaps = torch.as_tensor(expected.pred_fields.heatmaps)
     torch.testing.assert_close(torch.as_tensor(actual.pred_fields.heatmaps), heatmaps,

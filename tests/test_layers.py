@@ -11,15 +11,31 @@ from mmpose_litehrnet.models.layers import (
     global_average,
     is_channels_last,
     mul_nearest,
+    resize,
 )
-from mmpose_litehrnet.models.layers.resize import _blocks, _power_of_two_ratios
 
+#: Sizes the fused form takes (ratios that are powers of two); others: see the fallback.
 SIZES = [((16, 12), (8, 6)), ((16, 12), (4, 3)), ((32, 24), (4, 3)), ((8, 12), (8, 3)),
-         ((8, 6), (8, 6)), ((9, 7), (5, 4)), ((12, 12), (4, 4))]
+         ((8, 6), (8, 6))]
+
+
+@pytest.fixture(params=['rows', '6-D'])
+def broadcast(request, monkeypatch):
+    """Both ways the fused ops broadcast, whatever the device: whole rows (chosen for CPU
+    tensors) and 6-D blocks (chosen for GPU tensors, exercised here on the CPU)."""
+    rows = request.param == 'rows'
+    chosen = []
+
+    def rows_first(x):
+        chosen.append(rows)
+        return rows
+    monkeypatch.setattr(resize, '_rows_first', rows_first)
+    yield
+    assert chosen  # the fused form ran
 
 
 @pytest.mark.parametrize('big_size,small_size', SIZES)
-def test_fused_nearest_ops_equal_interpolate_then_op(big_size, small_size):
+def test_fused_nearest_ops_equal_interpolate_then_op(big_size, small_size, broadcast):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2, 5, *big_size, generator=gen, requires_grad=True)
     y = torch.randn(2, 5, *small_size, generator=gen, requires_grad=True)
@@ -34,22 +50,19 @@ def test_fused_nearest_ops_equal_interpolate_then_op(big_size, small_size):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)  # summation order
 
 
-@pytest.mark.parametrize('big_size,small_size', [s for s in SIZES if s[0] != s[1]][:4])
-def test_both_broadcast_layouts_repeat_each_element_over_its_block(big_size, small_size):
-    """Row-wise (CPU) and 6-D (GPU) layouts give the same product; the GPU one is
-    exercised here on the CPU."""
-    x, y = torch.randn(1, 3, *big_size), torch.randn(1, 3, *small_size)
-    ratios = _power_of_two_ratios(x, y)
-    expected = x * F.interpolate(y, size=big_size, mode='nearest')
-    for rows in (True, False):
-        big, small = _blocks(x, y, ratios, rows=rows)
-        assert torch.equal((big * small).reshape(x.shape), expected)
-
-
-def test_non_power_of_two_ratios_fall_back_to_interpolate():
-    x, y = torch.randn(1, 2, 12, 9), torch.randn(1, 2, 4, 3)
-    assert _power_of_two_ratios(x, y) is None
-    assert torch.equal(add_nearest(x, y), x + F.interpolate(y, size=(12, 9), mode='nearest'))
+@pytest.mark.parametrize('big_size,small_size', [((12, 9), (4, 3)), ((9, 7), (5, 4)),
+                                                    ((12, 12), (4, 4))])
+def test_non_power_of_two_ratios_fall_back_to_interpolate(big_size, small_size):
+    """The plain definition: in every layout, and in place even into a channel slice."""
+    x, y = torch.randn(2, 6, *big_size), torch.randn(2, 6, *small_size)
+    assert resize._power_of_two_ratios(x, y) is None
+    up = F.interpolate(y, size=big_size, mode='nearest')
+    for xc in (x, *_channels_last_forms(x)):
+        assert torch.equal(mul_nearest(xc, y), x * up)
+        assert torch.equal(add_nearest(xc, y), x + up)
+        target = xc.clone() if xc is x else xc
+        assert add_nearest(target, y, in_place=True) is target
+        assert torch.equal(target, x + up)
 
 
 def _channels_last_forms(x: torch.Tensor):
@@ -72,7 +85,8 @@ def test_is_channels_last():
 
 
 @pytest.mark.parametrize('big_size,small_size', SIZES)
-def test_channels_last_paths_equal_the_definitions_and_keep_the_layout(big_size, small_size):
+def test_channels_last_paths_equal_the_definitions_and_keep_the_layout(big_size, small_size,
+                                                                       broadcast):
     """The deploy form runs channels-last on the CPU: full tensors and channel slices."""
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(2, 6, *big_size, generator=gen)
@@ -93,7 +107,7 @@ def test_channels_last_paths_equal_the_definitions_and_keep_the_layout(big_size,
 
 
 @pytest.mark.parametrize('big_size,small_size', SIZES)
-def test_in_place_sum_writes_into_dense_tensors_only(big_size, small_size):
+def test_in_place_sum_writes_into_dense_tensors_only(big_size, small_size, broadcast):
     """``add_nearest(..., in_place=True)`` gives the out-of-place sum; it overwrites and
     returns ``x`` at least when ``x`` is dense (NCHW or channels-last), and otherwise
     leaves ``x`` as it was."""

@@ -74,9 +74,10 @@ class LiteHRNet(BaseModule):
                              f'got {in_channels!r}')
         norm_cfg = default_norm_cfg(norm_cfg)
         self.in_channels = in_channels
-        #: Layout that CPU inputs are converted to first, or None to leave them as they
-        #: come; the deploy form sets ``torch.channels_last`` (see ``switch_to_deploy``).
-        self.cpu_memory_format: Optional[torch.memory_format] = None
+        #: Device types (``'cpu'``, ``'cuda'``) whose inputs are converted to
+        #: ``torch.channels_last`` first; the deploy form sets ``('cpu', )`` by default
+        #: (see ``switch_to_deploy``). Empty: inputs run in the layout they come in.
+        self.channels_last_devices: Tuple[str, ...] = ()
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         stem_cfg = self.extra['stem']
@@ -159,9 +160,8 @@ class LiteHRNet(BaseModule):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__}: expected input of shape (N, '
                              f'{self.in_channels}, H, W), got {tuple(x.shape)}')
-        if self.cpu_memory_format is not None and not x.is_cuda \
-                and not is_exporting_onnx():
-            x = x.contiguous(memory_format=self.cpu_memory_format)
+        if x.device.type in self.channels_last_devices and not is_exporting_onnx():
+            x = x.contiguous(memory_format=torch.channels_last)
         xs = [self.stem(x)]
         for i in range(self.num_stages):
             xs = getattr(self, f'transition{i}')(xs)

@@ -30,6 +30,12 @@ def _fusable_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]]:
     return _power_of_two_ratios(big, small)
 
 
+def _rows_first(x: Tensor) -> bool:
+    """Whether the fused ops broadcast whole rows (CPU kernels) rather than 6-D blocks
+    (GPU kernels) for ``x``: see :func:`_blocks`."""
+    return not x.is_cuda
+
+
 def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int],
             rows: bool) -> Tuple[Tensor, Tensor]:
     """Views under which broadcasting ``small`` against ``big`` (NCHW) repeats each
@@ -48,15 +54,19 @@ def _blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int],
     return big.reshape(n, c, sh, kh, w), repeated.reshape(sn, sc, sh, 1, w)
 
 
-def _nhwc_blocks(big: Tensor, small: Tensor,
-                 ratios: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
-    """:func:`_blocks` with rows for channels-last tensors: (N, h, k_h, W, C) views, the
-    innermost loop running over whole rows of pixels (W x C) where ``big`` is dense."""
+def _nhwc_blocks(big: Tensor, small: Tensor, ratios: Tuple[int, int],
+                 rows: bool) -> Tuple[Tensor, Tensor]:
+    """:func:`_blocks` for channels-last tensors: with ``rows``, (N, h, k_h, W, C) views,
+    the innermost loop running over whole rows of pixels (W x C) where ``big`` is dense;
+    without, (N, h, k_h, w, k_w, C) views (no copy of ``small``)."""
     n, c, h, w = big.shape
     (kh, kw), (sn, sc, sh, sw) = ratios, small.shape
-    repeated = small.permute(0, 2, 3, 1).unsqueeze(3).expand(sn, sh, sw, kw, sc)
-    return (big.permute(0, 2, 3, 1).reshape(n, sh, kh, w, c),
-            repeated.reshape(sn, sh, 1, w, sc))
+    pixels, small_pixels = big.permute(0, 2, 3, 1), small.permute(0, 2, 3, 1)
+    if not rows:
+        return (pixels.reshape(n, sh, kh, sw, kw, c),
+                small_pixels.reshape(sn, sh, 1, sw, 1, sc))
+    repeated = small_pixels.unsqueeze(3).expand(sn, sh, sw, kw, sc)
+    return pixels.reshape(n, sh, kh, w, c), repeated.reshape(sn, sh, 1, w, sc)
 
 
 def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Tensor:
@@ -72,9 +82,8 @@ def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Te
     if ratios is None:
         upsampled = F.interpolate(small, size=x.shape[-2:], mode='nearest')
         return getattr(x, op + '_')(upsampled) if in_place else getattr(torch, op)(x, upsampled)
-    nhwc = is_channels_last(x) and not x.is_cuda
-    big, repeated = _nhwc_blocks(x, small, ratios) if nhwc \
-        else _blocks(x, small, ratios, rows=not x.is_cuda)
+    nhwc = is_channels_last(x)
+    big, repeated = (_nhwc_blocks if nhwc else _blocks)(x, small, ratios, _rows_first(x))
     if in_place and x.is_contiguous(memory_format=torch.channels_last if nhwc
                                     else torch.contiguous_format):
         getattr(big, op + '_')(repeated)  # ``big`` is a view of the dense ``x``

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The GPU checks in one call, for a machine that has CUDA and PyTorch but not OpenMMLab and
+# no internet (see README, "GPU"):
+#   bash tools/gpu_check.sh fetch       here: the pure-Python wheels into .whl/ (git-ignored)
+#   bash tools/gpu_check.sh run [OUT]   there, from the repository root (carry .whl): the
+#                                       CUDA tests, then tools/benchmark.py --device cuda
+#                                       for Lite-HRNet-18; logs and tables under OUT
+# Extra benchmark arguments can follow OUT (e.g. --compile, --rounds 10).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+WHEELS=(mmengine==0.10.7 mmcv-lite==2.1.0 mmpose==1.3.2 addict yapf termcolor platformdirs
+        json_tricks munkres)
+MODELS='ours litehrnet_18,MMPose litehrnet_18,ours litehrnet_18 deploy'
+MODELS+=',ours litehrnet_18 deploy channels-last'
+
+case "${1:-}" in
+fetch)
+    rm -rf .whl
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
+        -d .whl "${WHEELS[@]}" || exit
+    ls .whl
+    ;;
+run)
+    out=${2:-${OUT:-/tmp/gpu_check}}
+    shift $(($# < 2 ? $# : 2))
+    mkdir -p "$out"
+    export PYTHONUNBUFFERED=1
+    if [ -d .whl ]; then
+        python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/site .whl/*.whl || exit
+        export PYTHONPATH="/tmp/site:$PWD"
+    fi
+    python3 -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"
+print(torch.__version__, torch.cuda.get_device_name())' || exit
+    # The tests that use the GPU (the CPU ones run in CI): deploy forms in both layouts,
+    # fp16, the benchmark's CUDA graph replay, training gradients against the CPU.
+    timeout 300 python3 -m pytest -q -p no:cacheprovider -rs -k 'cuda or gpu' \
+        tests/test_layers.py tests/test_backbone.py tests/test_deploy.py tests/test_benchmark.py \
+        2>&1 | tee "$out/tests.log"
+    timeout 480 python3 tools/benchmark.py --device cuda --models "$MODELS" \
+        --out "$out/benchmark_gpu" "$@" 2>&1 | tee "$out/benchmark.log"
+    ;;
+*)
+    sed -n '2,8p' "$0"
+    exit 2
+    ;;
+esac
