@@ -186,11 +186,17 @@ def test_jit_trace_matches_eager(variant):
         torch.testing.assert_close(a, b)
 
 
-def test_torch_export_matches_eager():
+@pytest.mark.parametrize('deploy', [False, True], ids=['training form', 'deploy form'])
+def test_torch_export_matches_eager(deploy):
     model = randomize_(LiteHRNet('litehrnet_18')).eval()
+    if deploy:  # channels-last on the CPU: the exported program keeps the layout
+        model.switch_to_deploy()
     x = torch.randn(1, 3, 256, 192)
     exported = torch.export.export(model, (x, ))
-    torch.testing.assert_close(exported.module()(x)[0], model(x)[0])
+    with torch.no_grad():
+        actual, expected = exported.module()(x)[0], model(x)[0]
+    torch.testing.assert_close(actual, expected)
+    assert actual.is_contiguous() != deploy
 
 
 @pytest.mark.parametrize('c_a,c_b', [(8, 8), (6, 10)])
