@@ -77,7 +77,9 @@ def _assert_same_gradients(actual, expected) -> None:
         torch.testing.assert_close(grads_a[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
-def test_with_cp_gives_the_same_gradients(variant):
+def test_with_cp_gives_the_same_gradients_and_norm_statistics(variant):
+    """Activation checkpointing changes neither the gradients nor the running statistics
+    (the recomputed forward pass must not update them a second time)."""
     torch.manual_seed(0)
     plain = randomize_(LiteHRNet(variant), seed=3).train()
     checkpointed = LiteHRNet(variant, with_cp=True).train()
@@ -85,6 +87,8 @@ def test_with_cp_gives_the_same_gradients(variant):
     x = torch.randn(2, 3, 96, 64)
     _assert_same_gradients(_output_and_gradients(checkpointed, x),
                            _output_and_gradients(plain, x))
+    for (name, a), b in zip(checkpointed.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
 
 
 @pytest.mark.parametrize('with_cp', [False, True])
