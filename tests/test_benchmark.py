@@ -86,6 +86,17 @@ def test_models_build_without_mmcv_ops():
     assert 'HRNet-W16' in out
 
 
+def test_training_line_reports_medians_and_round_ratios():
+    benchmark = _benchmark_module()
+    samples = {'ours litehrnet_18': [3.0, 1.0, 2.0], benchmark.BASE: [6.0, 2.0, 4.1]}
+    line, ratio = benchmark.training_line(samples, 'batch 32', ms=False)
+    assert ratio == '0.49'  # 2.0 / 4.1: medians, not the first round
+    assert line == ('Training step, batch 32 (s, medians of 3 alternating steps): '
+                    'ours litehrnet_18 2.00, MMPose litehrnet_18 4.10; ratio ours/built-in '
+                    '0.49, round by round 0.50 (0.49-0.50) (median, quartiles)')
+    assert 'ours litehrnet_18 2000.0' in benchmark.training_line(samples, 'fp32', ms=True)[0]
+
+
 def test_round_ratios_pair_the_rounds():
     """Two models that slow down together in the same rounds have ratio 1 in every round,
     however much the machine drifts; the quartiles are those of the per-round ratios."""

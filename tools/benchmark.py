@@ -240,8 +240,9 @@ def cuda_graph_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 
 def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
-                   device: torch.device) -> Dict[str, float]:
-    """Median seconds of forward + MSE backward + Adam step, ours vs the built-in."""
+                   device: torch.device) -> Dict[str, List[float]]:
+    """Seconds of each forward + MSE backward + Adam step, ours vs the built-in,
+    alternating."""
     x = torch.randn(batch, 3, *SHAPE, device=device)
     target = torch.randn(batch, 17, SHAPE[0] // 4, SHAPE[1] // 4, device=device)
     steps = {}
@@ -256,7 +257,19 @@ def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
             if x.is_cuda:
                 torch.cuda.synchronize()
         steps[key] = step
-    return alternate(steps, rounds, warmup=1)
+    return alternate_samples(steps, rounds, warmup=1)
+
+
+def training_line(samples: Dict[str, List[float]], label: str, ms: bool) -> Tuple[str, str]:
+    """The report's line on :func:`training_steps`, and the median ratio ours/built-in."""
+    ours, scale = samples['ours litehrnet_18'], 1e3 if ms else 1.0
+    ratio = _ratio(statistics.median(ours), statistics.median(samples[BASE]))
+    return (f'Training step, {label} ({"ms" if ms else "s"}, medians of {len(ours)} '
+            'alternating steps): ' + ', '.join(
+                f'{k} {statistics.median(v) * scale:.{1 if ms else 2}f}'
+                for k, v in samples.items())
+            + f'; ratio ours/built-in {ratio}, round by round {round_ratios(ours, samples[BASE])}'
+            ' (median, quartiles)', ratio)
 
 
 def conv_share(model: nn.Module, x: torch.Tensor, runs: int = 3) -> Tuple[float, float]:
@@ -360,7 +373,9 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     print(f'batch-{args.batch} throughput ...', flush=True)
     through = alternate(through_fns, args.throughput_rounds, warmup=1)
     print(f'training steps (batch {args.batch}, forward + backward + Adam) ...', flush=True)
-    train = training_steps(models, args.batch, args.train_rounds, torch.device('cpu'))
+    train, train_ratio = training_line(
+        training_steps(models, args.batch, args.train_rounds, torch.device('cpu')),
+        f'batch {args.batch}', ms=False)
     share = {k: conv_share(models[k], x1)
              for k in (DEPLOYED, f'{DEPLOYED} NCHW', 'ours litehrnet_18', BASE) if k in models}
     lines = [
@@ -374,16 +389,14 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         lines.append(f'| {key} | {fl} | {latency[key] * 1e3:.1f} | '
                      f'{_ratio(latency[key], latency[BASE])} | {ips:.1f} | '
                      f'{_ratio(through[BASE], through[key])} |')
-    lines += ['', f'Training step, batch {args.batch} (s): ' + ', '.join(
-        f'{k} {v:.2f}' for k, v in train.items()) + '; ratio ours/built-in '
-        f'{_ratio(train["ours litehrnet_18"], train[BASE])}', '',
+    lines += ['', train, '',
         'Convolutions: share of the profiled operator time, and batch-1 latency minus '
         'their profiled time (the rest: other operators and Python): ' + ', '.join(
             f'{k} {v:.0%} ({(latency[k] - conv) * 1e3:.1f} ms)'
             for k, (v, conv) in share.items()), '',
         f'Targets (issue 5): deploy latency <= 0.60x built-in: '
         f'{_ratio(latency[DEPLOYED], latency[BASE])}x; training step <= 1.0x: '
-        f'{_ratio(train["ours litehrnet_18"], train[BASE])}x; conv share >= 70%: '
+        f'{train_ratio}x; conv share >= 70%: '
         f'{share[DEPLOYED][0]:.0%}; beat {MOBILENET} (ms, ours vs it, same runtime): '
         + '; '.join(f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
                     f'{latency[MOBILENET + runtime] * 1e3:.1f}'
@@ -444,8 +457,9 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         del typed
         torch.cuda.empty_cache()
     print(f'training steps (fp32, batch {args.batch}) ...', flush=True)
-    train = training_steps({k: models[k].to(device) for k in ('ours litehrnet_18', BASE)},
-                           args.batch, args.train_rounds, device)
+    train = training_line(training_steps(
+        {k: models[k].to(device) for k in ('ours litehrnet_18', BASE)}, args.batch,
+        args.train_rounds, device), f'fp32, batch {args.batch}', ms=True)[0]
     latency_cols = [c for c in columns if c[1] == 1]
     through_cols = [c for c in columns if c[1] != 1]
 
@@ -471,9 +485,7 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     lines += [
         '', f'Outputs vs `{DEPLOYED}` fp32 on the CPU (relative L2 error): '
         + ', '.join(checks) + '.',
-        '', f'Training step, fp32, batch {args.batch} (ms): ' + ', '.join(
-            f'{k} {v * 1e3:.1f}' for k, v in train.items()) + '; ratio ours/built-in '
-        f'{_ratio(train["ours litehrnet_18"], train[BASE])}']
+        '', train]
     for ours in (DEPLOYED, DEPLOYED_CL) if DEPLOYED_CL in models else (DEPLOYED, ):
         lines += ['', f'Speed-up of `{ours}` over `{BASE}` (target >= 1.5x), batch-1 '
                   f'latency: {speedups(latency_cols, ours)}; batch-{args.batch} throughput: '
@@ -491,7 +503,7 @@ def main() -> None:
                         help='throughput and training batch (default: 32 CPU, 64 GPU)')
     parser.add_argument('--throughput-rounds', type=int, default=None,
                         help='default: 3 CPU, 10 GPU')
-    parser.add_argument('--train-rounds', type=int, default=3)
+    parser.add_argument('--train-rounds', type=int, default=5)
     parser.add_argument('--compile', action='store_true',
                         help='also torch.compile ours (deploy forms; on a GPU, LHR-18)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
