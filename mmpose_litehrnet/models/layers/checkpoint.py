@@ -6,7 +6,6 @@ import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
 from torch import Tensor
-from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = ['checkpoint_if']
 
@@ -14,18 +13,15 @@ T = TypeVar('T')
 
 
 @contextlib.contextmanager
-def _statistics_kept(norms: List[_BatchNorm]) -> Iterator[None]:
-    """Restores the running statistics of ``norms`` on exit."""
-    saved = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone())
-             for m in norms]
+def _buffers_kept(buffers: List[Tensor]) -> Iterator[None]:
+    """Restores the values of ``buffers`` on exit."""
+    saved = [b.clone() for b in buffers]
     try:
         yield
     finally:
         with torch.no_grad():
-            for m, (mean, var, count) in zip(norms, saved):
-                m.running_mean.copy_(mean)
-                m.running_var.copy_(var)
-                m.num_batches_tracked.copy_(count)
+            for buffer, value in zip(buffers, saved):
+                buffer.copy_(value)
 
 
 def checkpoint_if(enabled: bool, function: Callable[..., T], *inputs: Tensor) -> T:
@@ -35,14 +31,14 @@ def checkpoint_if(enabled: bool, function: Callable[..., T], *inputs: Tensor) ->
     MMPose's Lite-HRNet tested ``x.requires_grad`` on a list of branches and crashed;
     here every input is a tensor argument, so any number of branches works, and the
     non-reentrant checkpoint gives the same gradients as the plain call. When
-    ``function`` is a method of a module, the batch norms in that module update their
-    running statistics once per step, as without checkpointing: the forward pass that
-    the backward pass recomputes would otherwise update them a second time.
+    ``function`` is a method of a module, that module's buffers (the norms' running
+    statistics: batch norms, MMCV's and PyTorch's SyncBN) are restored after the forward
+    pass that the backward pass recomputes, which would otherwise update them a second
+    time: once per step, as without checkpointing.
     """
     if not (enabled and torch.is_grad_enabled() and any(t.requires_grad for t in inputs)):
         return function(*inputs)
     owner = getattr(function, '__self__', None)
-    norms = [m for m in owner.modules() if isinstance(m, _BatchNorm) and m.training
-             and m.track_running_stats] if isinstance(owner, nn.Module) else []
+    buffers = list(owner.buffers()) if isinstance(owner, nn.Module) else []
     return cp.checkpoint(function, *inputs, use_reentrant=False,
-                         context_fn=lambda: (contextlib.nullcontext(), _statistics_kept(norms)))
+                         context_fn=lambda: (contextlib.nullcontext(), _buffers_kept(buffers)))
