@@ -69,12 +69,14 @@ def _output_and_gradients(model: torch.nn.Module, x: torch.Tensor):
             {n: p.grad.cpu() for n, p in model.named_parameters()})
 
 
-def _assert_same_gradients(actual, expected) -> None:
+def _assert_same_gradients(actual, expected, scale: float = 1.0) -> None:
+    """Equal up to float32 rounding; ``scale`` widens the tolerances (other kernels)."""
     (out_a, gin_a, grads_a), (out_b, gin_b, grads_b) = actual, expected
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5)
-    torch.testing.assert_close(gin_a, gin_b, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5 * scale)
+    torch.testing.assert_close(gin_a, gin_b, rtol=1e-4 * scale, atol=1e-6 * scale)
     for name, grad in grads_b.items():
-        torch.testing.assert_close(grads_a[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+        torch.testing.assert_close(grads_a[name], grad, rtol=1e-4 * scale,
+                                   atol=1e-6 * scale, msg=name)
 
 
 def test_with_cp_gives_the_same_gradients_and_norm_statistics(variant):
@@ -94,14 +96,14 @@ def test_with_cp_gives_the_same_gradients_and_norm_statistics(variant):
 @pytest.mark.parametrize('with_cp', [False, True])
 def test_training_form_on_the_gpu_gives_the_cpu_gradients(variant, cuda, with_cp):
     """Training on a GPU (float32, TF32 off): the CPU's outputs, gradients and updated
-    norm statistics."""
+    norm statistics, up to the rounding of other kernels (10x the CPU-only tolerances)."""
     cpu = randomize_(LiteHRNet(variant, with_cp=with_cp), seed=3).train()
     gpu = copy.deepcopy(cpu).to(cuda)
     x = torch.randn(2, 3, 96, 64, generator=torch.Generator().manual_seed(0))
     _assert_same_gradients(_output_and_gradients(gpu, x.to(cuda)),
-                           _output_and_gradients(cpu, x))
+                           _output_and_gradients(cpu, x), scale=10)
     for (name, a), b in zip(gpu.state_dict().items(), cpu.state_dict().values()):
-        torch.testing.assert_close(a.cpu(), b, rtol=1e-4, atol=1e-6, msg=name)
+        torch.testing.assert_close(a.cpu(), b, rtol=1e-3, atol=1e-5, msg=name)
 
 
 @pytest.mark.parametrize('frozen_stages', [0, 2])
