@@ -486,7 +486,7 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         '', f'Outputs vs `{DEPLOYED}` fp32 on the CPU (relative L2 error): '
         + ', '.join(checks) + '.',
         '', train]
-    for ours in (DEPLOYED, DEPLOYED_CL) if DEPLOYED_CL in models else (DEPLOYED, ):
+    for ours in (k for k in (DEPLOYED, DEPLOYED_CL) if k in models):
         lines += ['', f'Speed-up of `{ours}` over `{BASE}` (target >= 1.5x), batch-1 '
                   f'latency: {speedups(latency_cols, ours)}; batch-{args.batch} throughput: '
                   f'{speedups(through_cols, ours)}.']
