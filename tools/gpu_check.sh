@@ -3,16 +3,19 @@
 # no internet (see README, "GPU"):
 #   bash tools/gpu_check.sh fetch       here: the pure-Python wheels into .whl/ (git-ignored)
 #   bash tools/gpu_check.sh run [OUT]   there, from the repository root (carry .whl): the
-#                                       CUDA tests, then tools/benchmark.py --device cuda
-#                                       for Lite-HRNet-18; logs and tables under OUT
-# Extra benchmark arguments can follow OUT (e.g. --rounds 10). Both steps fit in the device
-# tool's 10-minute call (timeouts 3 + 6 min; --compile may not fit: it took minutes per model).
+#                                       CUDA tests, tools/benchmark.py --device cuda for
+#                                       Lite-HRNet-18, then tools/profile_kernels.py (fp16
+#                                       batch 64, fp32 batch 1); logs and tables under OUT
+# Extra benchmark arguments can follow OUT (e.g. --rounds 10). All steps fit in the device
+# tool's 10-minute call (timeouts 2.5 + 5.5 + 2 x 0.8 min; --compile may not fit: it took
+# minutes per model).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=(mmengine==0.10.7 mmcv-lite==2.1.0 mmpose==1.3.2 addict yapf termcolor platformdirs
         json_tricks munkres)
 MODELS='ours litehrnet_18,MMPose litehrnet_18,ours litehrnet_18 deploy'
-MODELS+=',ours litehrnet_18 deploy channels-last'
+DEPLOYED_CL='ours litehrnet_18 deploy channels-last'
+MODELS+=",$DEPLOYED_CL"
 
 case "${1:-}" in
 fetch)
@@ -36,11 +39,19 @@ run)
 print(torch.__version__, torch.cuda.get_device_name())' || exit
     # The tests that use the GPU (the CPU ones run in CI): deploy forms in both layouts,
     # fp16, the benchmark's CUDA graph replay, training gradients against the CPU.
-    timeout 180 python3 -m pytest -q -p no:cacheprovider -rs -k 'cuda or gpu' \
+    timeout 150 python3 -m pytest -q -p no:cacheprovider -rs -k 'cuda or gpu' \
         tests/test_layers.py tests/test_backbone.py tests/test_deploy.py tests/test_benchmark.py \
         2>&1 | tee "$out/tests.log"
-    timeout 360 python3 tools/benchmark.py --device cuda --models "$MODELS" \
+    timeout 330 python3 tools/benchmark.py --device cuda --models "$MODELS" \
         --out "$out/benchmark_gpu" "$@" 2>&1 | tee "$out/benchmark.log"
+    # Kernel by kernel: the built-in and both deploy layouts.
+    for setting in 'fp16 64' 'fp32 1'; do
+        set -- $setting
+        timeout 50 python3 tools/profile_kernels.py --device cuda --dtype "$1" --batch "$2" \
+            --models "MMPose litehrnet_18,ours litehrnet_18 deploy,$DEPLOYED_CL" \
+            > "$out/profile_$1_b$2.txt" 2>&1
+        grep -E '^(##|device)' "$out/profile_$1_b$2.txt"
+    done
     ;;
 *)
     sed -n '2,9p' "$0"

@@ -1,0 +1,75 @@
+"""Where a forward pass spends its time, kernel by kernel (torch.profiler), for ours and
+MMPose's built-in Lite-HRNet-18 with the same weights: the question behind the speed
+targets that the benchmark's medians cannot answer.
+
+    python tools/profile_kernels.py [--device cuda] [--batch 64] [--dtype fp16] [--top 20]
+
+Prints, per model, the device time per forward pass (the sum over kernels) and the top
+operators by self device time (CPU time on the CPU).
+"""
+import argparse
+import importlib.util
+import os.path as osp
+from typing import Dict
+
+import torch
+import torch.nn as nn
+from torch.profiler import ProfilerActivity, profile
+
+_spec = importlib.util.spec_from_file_location(
+    'benchmark', osp.join(osp.dirname(osp.abspath(__file__)), 'benchmark.py'))
+benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(benchmark)
+
+DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
+
+
+def profile_table(model: nn.Module, x: torch.Tensor, runs: int, top: int) -> str:
+    """The profiler's table of ``runs`` forward passes (after one warm-up), sorted by
+    self device time, with the per-pass totals first."""
+    cuda = x.is_cuda
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with torch.no_grad():
+        model(x)
+        if cuda:
+            torch.cuda.synchronize()
+        with profile(activities=activities) as prof:
+            for _ in range(runs):
+                model(x)
+            if cuda:
+                torch.cuda.synchronize()
+    events = prof.key_averages()
+    key = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    total = sum(getattr(e, key) for e in events) / runs / 1e3
+    sort = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    return (f'{"device" if cuda else "CPU"} operator time per pass {total:.2f} ms\n'
+            + events.table(sort_by=sort, row_limit=top, max_name_column_width=60))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--dtype', choices=sorted(DTYPES), default='fp32')
+    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--top', type=int, default=20)
+    parser.add_argument('--models', default=f'{benchmark.BASE},{benchmark.DEPLOYED}',
+                        help='comma-separated benchmark model names')
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    benchmark.import_mmpose_models()
+    torch.manual_seed(0)
+    models: Dict[str, nn.Module] = benchmark.build_models()
+    if device.type == 'cuda':
+        from mmpose_litehrnet.deploy import switch_to_deploy
+        models[benchmark.DEPLOYED_CL] = switch_to_deploy(
+            models.pop(f'{benchmark.DEPLOYED} NCHW'), channels_last=('cuda', ))
+    x = torch.randn(args.batch, 3, *benchmark.SHAPE, device=device, dtype=DTYPES[args.dtype])
+    for name in args.models.split(','):
+        model = models[name].to(device, DTYPES[args.dtype])
+        print(f'## {name}, {args.dtype}, batch {args.batch}, {benchmark.machine_name(device)}')
+        print(profile_table(model, x, args.runs, args.top), flush=True)
+
+
+if __name__ == '__main__':
+    main()
