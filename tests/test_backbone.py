@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import randomize_
+from conftest import randomize_, relative_error
 
 from mmpose_litehrnet import CrossResolutionWeighting, LiteHRNet, MultiResolutionFusion
 
@@ -63,20 +63,19 @@ def _output_and_gradients(model: torch.nn.Module, x: torch.Tensor):
     CPU) for a fixed weighting of that output."""
     inp = x.clone().requires_grad_()
     out = model(inp)[0]
-    weights = torch.linspace(-1, 1, out.numel(), device=out.device).view_as(out)
-    (out * weights).sum().backward()
+    weights = torch.linspace(-1, 1, out.numel(), device=out.device, dtype=out.dtype)
+    (out * weights.view_as(out)).sum().backward()
     return (out.detach().cpu(), inp.grad.cpu(),
             {n: p.grad.cpu() for n, p in model.named_parameters()})
 
 
-def _assert_same_gradients(actual, expected, scale: float = 1.0) -> None:
-    """Equal up to float32 rounding; ``scale`` widens the tolerances (other kernels)."""
+def _assert_same_gradients(actual, expected) -> None:
+    """Equal up to float32 rounding."""
     (out_a, gin_a, grads_a), (out_b, gin_b, grads_b) = actual, expected
-    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5 * scale)
-    torch.testing.assert_close(gin_a, gin_b, rtol=1e-4 * scale, atol=1e-6 * scale)
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5)
+    torch.testing.assert_close(gin_a, gin_b, rtol=1e-4, atol=1e-6)
     for name, grad in grads_b.items():
-        torch.testing.assert_close(grads_a[name], grad, rtol=1e-4 * scale,
-                                   atol=1e-6 * scale, msg=name)
+        torch.testing.assert_close(grads_a[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
 def test_with_cp_gives_the_same_gradients_and_norm_statistics(variant):
@@ -93,17 +92,40 @@ def test_with_cp_gives_the_same_gradients_and_norm_statistics(variant):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
 
 
+def _training_results(model: torch.nn.Module, x: torch.Tensor, device: torch.device,
+                      dtype: torch.dtype) -> dict:
+    """One training-mode forward and backward of a copy of ``model`` on ``device`` in
+    ``dtype``: its output, input gradient, parameter gradients (flattened together) and
+    updated norm statistics (likewise), on the CPU in float64."""
+    model = copy.deepcopy(model).to(device, dtype)
+    out, grad_in, grads = _output_and_gradients(model, x.to(device, dtype))
+    stats = [b for b in model.buffers() if b.is_floating_point()]
+    return {'output': out.double(), 'input gradient': grad_in.double(),
+            'parameter gradients': torch.cat([g.flatten() for g in grads.values()]).double(),
+            'norm statistics': torch.cat([b.flatten() for b in stats]).cpu().double()}
+
+
 @pytest.mark.parametrize('with_cp', [False, True])
 def test_training_form_on_the_gpu_gives_the_cpu_gradients(variant, cuda, with_cp):
-    """Training on a GPU (float32, TF32 off): the CPU's outputs, gradients and updated
-    norm statistics, up to the rounding of other kernels (10x the CPU-only tolerances)."""
-    cpu = randomize_(LiteHRNet(variant, with_cp=with_cp), seed=3).train()
-    gpu = copy.deepcopy(cpu).to(cuda)
+    """Training on a GPU (float32, TF32 off) is as close to float64 arithmetic on the CPU
+    as the CPU's own float32 is: outputs, input and parameter gradients and updated norm
+    statistics, each within 30x the CPU's relative error.
+
+    Fixed tolerances cannot tell rounding from a defect here: with batch statistics of two
+    small images, the randomized networks amplify rounding up to a 1e-2 relative error in
+    the gradients (Lite-HRNet-30, float32 CPU against float64), and on the first H200 run
+    the GPU's input gradients differed from the CPU's float32 ones by up to 18. The CPU's
+    own channels-last kernels land up to 10x further from float64 than its NCHW ones (per
+    quantity and variant, measured here): hence 30x. A defect is off by far more.
+    """
+    model = randomize_(LiteHRNet(variant, with_cp=with_cp), seed=3).train()
     x = torch.randn(2, 3, 96, 64, generator=torch.Generator().manual_seed(0))
-    _assert_same_gradients(_output_and_gradients(gpu, x.to(cuda)),
-                           _output_and_gradients(cpu, x), scale=10)
-    for (name, a), b in zip(gpu.state_dict().items(), cpu.state_dict().values()):
-        torch.testing.assert_close(a.cpu(), b, rtol=1e-3, atol=1e-5, msg=name)
+    exact = _training_results(model, x, torch.device('cpu'), torch.float64)
+    cpu = _training_results(model, x, torch.device('cpu'), torch.float32)
+    gpu = _training_results(model, x, cuda, torch.float32)
+    errors = {k: (relative_error(gpu[k], v), relative_error(cpu[k], v))
+              for k, v in exact.items()}
+    assert all(g <= 30 * c + 1e-7 for g, c in errors.values()), errors
 
 
 @pytest.mark.parametrize('frozen_stages', [0, 2])

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 import torch
-from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_
+from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_, relative_error
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose_litehrnet import LiteHRNet
@@ -132,17 +132,23 @@ def test_deploy_form_never_leaves_channels_last(variant, device):
 
 @pytest.mark.parametrize('channels_last', [False, True], ids=['NCHW', 'channels-last'])
 def test_half_precision_deploy_form_on_the_gpu(cuda, channels_last):
-    """fp16 on the GPU: within float16 rounding of the float32 CPU outputs."""
+    """fp16 on the GPU: the deploy form is no further from the float32 CPU outputs than
+    the training form run in fp16 on the same GPU (up to 1.5x: folding changes which
+    values are rounded). A fixed bound would not do: on the H200 the fp16 deploy form of
+    this randomized network was 2e-2 away (relative L2), the benchmark's model 1e-3."""
     from mmpose_litehrnet.deploy import switch_to_deploy
     model = calibrate_(randomize_(LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)), seed=4))
     x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
+    x16 = x.to(cuda, torch.float16)
     with torch.no_grad():
         expected = model(x)
+        training = copy.deepcopy(model).to(cuda, torch.float16)(x16)
         switch_to_deploy(model, channels_last=('cuda', ) if channels_last else False)
-        actual = model.to(cuda, torch.float16)(x.to(cuda, torch.float16))
-    for a, b in zip(actual, expected):
+        actual = model.to(cuda, torch.float16)(x16)
+    for a, t, b in zip(actual, training, expected):
         assert a.dtype == torch.float16
-        assert ((a.float().cpu() - b).norm() / b.norm()).item() < 5e-3
+        deployed, trained = relative_error(a, b), relative_error(t, b)
+        assert deployed <= 1.5 * trained + 1e-4, (deployed, trained)
 
 
 def test_weightings_call_operators_directly_only_with_folded_norms():

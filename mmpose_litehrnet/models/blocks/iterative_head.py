@@ -2,10 +2,9 @@
 from typing import List, Optional, Sequence
 
 import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
-from ..layers import DepthwiseSeparableConv
+from ..layers import DepthwiseSeparableConv, upsample_bilinear
 
 __all__ = ['IterativeHead']
 
@@ -45,7 +44,6 @@ class IterativeHead(nn.Module):
         for k, project in enumerate(self.projects):
             x = xs[len(xs) - 1 - k]
             if out:
-                x = x + F.interpolate(
-                    out[-1], size=x.shape[-2:], mode='bilinear', align_corners=True)
+                x = x + upsample_bilinear(out[-1], x.shape[-2:])
             out.append(project(x))
         return out[::-1]

@@ -1,4 +1,5 @@
-"""Nearest-neighbour resizing, as a module and fused into a product or a sum."""
+"""Nearest-neighbour resizing, as a module and fused into a product or a sum; bilinear
+upsampling that avoids a slow GPU kernel."""
 from typing import List, Optional, Tuple
 
 import torch
@@ -9,7 +10,7 @@ from torch import Tensor
 from .export import is_exporting_onnx
 from .layout import is_channels_last
 
-__all__ = ['NearestResize', 'add_nearest', 'mul_nearest']
+__all__ = ['NearestResize', 'add_nearest', 'mul_nearest', 'upsample_bilinear']
 
 
 def _power_of_two_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]]:
@@ -135,3 +136,21 @@ class NearestResize(nn.Module):
         if into is None:
             return F.interpolate(x, size=size, mode='nearest')
         return add_nearest(into, x, in_place)
+
+
+def upsample_bilinear(x: Tensor, size: List[int]) -> Tensor:
+    """``interpolate(x, size, mode='bilinear', align_corners=True)``.
+
+    On a GPU an NCHW input is resized channels-last and converted back: PyTorch's NCHW
+    bilinear CUDA kernel runs one thread per output pixel looping over N x C, which took
+    1.2 ms per call at batch 64 (H200, fp16, the iterative head's largest resize), the
+    channels-last one 45 us; the two layout copies cost a few microseconds.
+
+    Shape:
+        (N, C, h, w), size: [H, W] -> (N, C, H, W), in ``x``'s memory format
+    """
+    if x.is_cuda and not is_channels_last(x) and not is_exporting_onnx():
+        resized = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=size,
+                                mode='bilinear', align_corners=True)
+        return resized.contiguous()
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=True)
