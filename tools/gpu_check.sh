@@ -6,9 +6,11 @@
 #                                       CUDA tests, tools/benchmark.py --device cuda for
 #                                       Lite-HRNet-18, then tools/profile_kernels.py (fp16
 #                                       batch 64, fp32 batch 1); logs and tables under OUT
-# Extra benchmark arguments can follow OUT (e.g. --rounds 10). All steps fit in the device
-# tool's 10-minute call (timeouts 2.5 + 5.5 + 2 x 0.8 min; --compile may not fit: it took
-# minutes per model).
+#   bash tools/gpu_check.sh compile [OUT]  there: the built-in and our deploy form alone,
+#                                       with the torch.compile column (fp16 batch 1); its
+#                                       own call, since compiling takes minutes per model
+# Extra benchmark arguments can follow OUT (e.g. --rounds 10). `run` fits in the device
+# tool's 10-minute call (timeouts 2.5 + 5.5 + 2 x 0.8 min; 5 min of it on an H200).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=(mmengine==0.10.7 mmcv-lite==2.1.0 mmpose==1.3.2 addict yapf termcolor platformdirs
@@ -17,7 +19,8 @@ MODELS='ours litehrnet_18,MMPose litehrnet_18,ours litehrnet_18 deploy'
 DEPLOYED_CL='ours litehrnet_18 deploy channels-last'
 MODELS+=",$DEPLOYED_CL"
 
-case "${1:-}" in
+step=${1:-}
+case "$step" in
 fetch)
     rm -rf .whl
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
@@ -25,7 +28,7 @@ fetch)
         -d .whl "${WHEELS[@]}" || exit
     ls .whl
     ;;
-run)
+run|compile)
     out=${2:-${OUT:-/tmp/gpu_check}}
     shift $(($# < 2 ? $# : 2))
     mkdir -p "$out"
@@ -37,6 +40,12 @@ run)
     fi
     python3 -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"
 print(torch.__version__, torch.cuda.get_device_name())' || exit
+    if [ "$step" = compile ]; then
+        timeout 570 python3 tools/benchmark.py --device cuda --compile \
+            --models "MMPose litehrnet_18,ours litehrnet_18 deploy" \
+            --out "$out/benchmark_gpu_compiled" "$@" 2>&1 | tee "$out/benchmark_compiled.log"
+        exit
+    fi
     # The tests that use the GPU (the CPU ones run in CI): deploy forms in both layouts,
     # fp16, the benchmark's CUDA graph replay, training gradients against the CPU.
     timeout 150 python3 -m pytest -q -p no:cacheprovider -rs -k 'cuda or gpu' \
@@ -54,7 +63,7 @@ print(torch.__version__, torch.cuda.get_device_name())' || exit
     done
     ;;
 *)
-    sed -n '2,9p' "$0"
+    sed -n '2,13p' "$0"
     exit 2
     ;;
 esac
