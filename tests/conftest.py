@@ -43,13 +43,13 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     return model
 
 
-@torch.no_grad()
 def relative_error(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """``||actual - expected|| / ||expected||`` (L2, float64, on the CPU)."""
     actual, expected = actual.detach().cpu().double(), expected.detach().cpu().double()
     return ((actual - expected).norm() / expected.norm()).item()
 
 
+@torch.no_grad()
 def calibrate_(model: nn.Module, shape=(4, 3, 128, 96), steps: int = 3) -> nn.Module:
     """Sets every norm layer's running statistics to those of random inputs, as training
     would, so that eval-mode activations have a realistic scale; returns it in eval mode."""
