@@ -160,6 +160,17 @@ def build_models() -> Dict[str, nn.Module]:
     return {k: m.eval() for k, m in models.items()}
 
 
+def build_device_models(device: torch.device) -> Dict[str, nn.Module]:
+    """:func:`build_models` for ``device``: on a GPU the default deploy form runs NCHW,
+    so the CPU's NCHW deploy row becomes the channels-last opt-in there."""
+    models = build_models()
+    if device.type == 'cuda':
+        from mmpose_litehrnet.deploy import switch_to_deploy
+        models[DEPLOYED_CL] = switch_to_deploy(models.pop(f'{DEPLOYED} NCHW'),
+                                               channels_last=('cuda', ))
+    return models
+
+
 def alternate_samples(fns: Dict[str, Callable[[], None]], rounds: int,
                       warmup: int = 2) -> Dict[str, List[float]]:
     """Seconds of each call of each function, calling them round-robin (one call of
@@ -523,11 +534,7 @@ def main() -> None:
     imported = import_mmpose_models()
     from mmpose_litehrnet.analysis import count_paper_flops
     torch.manual_seed(0)
-    models = build_models()
-    if gpu:  # on a GPU the default deploy form is NCHW; channels-last is the opt-in
-        from mmpose_litehrnet.deploy import switch_to_deploy
-        models[DEPLOYED_CL] = switch_to_deploy(models.pop(f'{DEPLOYED} NCHW'),
-                                               channels_last=('cuda', ))
+    models = build_device_models(device)
     if args.models:
         models = {k: models[k] for k in args.models.split(',')}
     # A deploy form has its training form's FLOPs: the counter follows module calls,

@@ -4,8 +4,8 @@ targets that the benchmark's medians cannot answer.
 
     python tools/profile_kernels.py [--device cuda] [--batch 64] [--dtype fp16] [--top 20]
 
-Prints, per model, the device time per forward pass (the sum over kernels) and the top
-operators by self device time (CPU time on the CPU).
+Prints, per model, the device time per forward pass (the operators' self device time,
+summed) and the top operators by self device time (CPU time on the CPU).
 """
 import argparse
 import importlib.util
@@ -44,9 +44,8 @@ def profile_table(model: nn.Module, x: torch.Tensor, runs: int, top: int) -> str
     # Kernels are listed beside the operators that launched them, whose self device time
     # already holds them: sum the operators only.
     total = sum(getattr(e, key) for e in events if e.device_type == DeviceType.CPU) / runs / 1e3
-    sort = 'self_device_time_total' if cuda else 'self_cpu_time_total'
     return (f'{"device" if cuda else "CPU"} operator time per pass {total:.2f} ms\n'
-            + events.table(sort_by=sort, row_limit=top, max_name_column_width=60))
+            + events.table(sort_by=key, row_limit=top, max_name_column_width=60))
 
 
 def main() -> None:
@@ -62,11 +61,7 @@ def main() -> None:
     device = torch.device(args.device)
     benchmark.import_mmpose_models()
     torch.manual_seed(0)
-    models: Dict[str, nn.Module] = benchmark.build_models()
-    if device.type == 'cuda':
-        from mmpose_litehrnet.deploy import switch_to_deploy
-        models[benchmark.DEPLOYED_CL] = switch_to_deploy(
-            models.pop(f'{benchmark.DEPLOYED} NCHW'), channels_last=('cuda', ))
+    models: Dict[str, nn.Module] = benchmark.build_device_models(device)
     x = torch.randn(args.batch, 3, *benchmark.SHAPE, device=device, dtype=DTYPES[args.dtype])
     for name in args.models.split(','):
         model = models[name].to(device, DTYPES[args.dtype])
