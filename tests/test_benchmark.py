@@ -104,3 +104,35 @@ def test_round_ratios_pair_the_rounds():
     drift = [1.0, 3.0, 1.5, 2.0, 5.0]
     assert benchmark.round_ratios([2 * t for t in drift], drift) == '2.00 (2.00-2.00)'
     assert benchmark.round_ratios([2.0, 4.0, 6.0, 8.0], [1.0] * 4) == '5.00 (2.50-7.50)'
+
+
+def test_models_subset_is_checked_and_keeps_the_baseline():
+    """``--models`` names must exist and include the baseline, every ratio's
+    denominator; the error names the bad value."""
+    benchmark = _benchmark_module()
+    built = {benchmark.BASE: None, benchmark.DEPLOYED: None, benchmark.MOBILENET: None}
+    chosen = f'{benchmark.DEPLOYED},{benchmark.BASE}'
+    assert benchmark.model_subset(chosen, built) == [benchmark.DEPLOYED, benchmark.BASE]
+    with pytest.raises(ValueError, match='HRNet-W99'):
+        benchmark.model_subset(f'{benchmark.BASE},HRNet-W99', built)
+    with pytest.raises(ValueError, match='baseline'):
+        benchmark.model_subset(benchmark.DEPLOYED, built)
+
+
+def test_cpu_targets_report_only_what_the_run_measured():
+    """A subset run (no training-form model, no MobileNetV2) prints the targets it can
+    compute, from the measured values, and leaves the others out instead of failing."""
+    benchmark = _benchmark_module()
+    deployed, base, mobilenet = benchmark.DEPLOYED, benchmark.BASE, benchmark.MOBILENET
+    latency = {deployed: 0.040, base: 0.080}
+    share = {deployed: (0.48, 0.019)}
+    assert benchmark.cpu_targets(latency, None, share) == (
+        'Targets (issue 5): deploy latency <= 0.60x built-in: 0.50x; conv share >= 70%: 48%.')
+    latency.update({mobilenet: 0.050, f'{deployed} ONNX Runtime': 0.020,
+                    f'{mobilenet} ONNX Runtime': 0.025})
+    line = benchmark.cpu_targets(latency, '0.77', share)
+    assert 'training step <= 1.0x: 0.77x' in line
+    assert line.endswith(f'beat {mobilenet} (ms, ours vs it, same runtime): '
+                         'eager 40.0 vs 50.0; ONNX Runtime 20.0 vs 25.0.')
+    assert benchmark.cpu_targets({base: 0.08}, None, {}) == (
+        'Targets (issue 5): none measured in this subset.')
