@@ -129,10 +129,11 @@ def test_cpu_targets_report_only_what_the_run_measured():
     assert benchmark.cpu_targets(latency, None, share) == (
         'Targets (issue 5): deploy latency <= 0.60x built-in: 0.50x; conv share >= 70%: 48%.')
     latency.update({mobilenet: 0.050, f'{deployed} ONNX Runtime': 0.020,
-                    f'{mobilenet} ONNX Runtime': 0.025})
+                    f'{mobilenet} ONNX Runtime': 0.025, f'{deployed} + torch.compile': 0.018,
+                    f'{mobilenet} + torch.compile': 0.030})
     line = benchmark.cpu_targets(latency, '0.77', share)
     assert 'training step <= 1.0x: 0.77x' in line
-    assert line.endswith(f'beat {mobilenet} (ms, ours vs it, same runtime): '
-                         'eager 40.0 vs 50.0; ONNX Runtime 20.0 vs 25.0.')
+    assert line.endswith(f'beat {mobilenet} (ms, ours vs it, same runtime): eager 40.0 vs '
+                         '50.0; + torch.compile 18.0 vs 30.0; ONNX Runtime 20.0 vs 25.0.')
     assert benchmark.cpu_targets({base: 0.08}, None, {}) == (
         'Targets (issue 5): none measured in this subset.')

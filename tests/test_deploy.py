@@ -272,6 +272,35 @@ def test_no_graph_breaks_for_torch_compile():
         assert explanation.graph_count == 1
 
 
+def test_compile_for_cpu_inference_gives_the_eager_outputs():
+    """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
+    computes what eager does. A small two-stage network (a Lite and a naive module, three
+    branches, the head) keeps the compile to seconds; every block type is in it."""
+    import torch._inductor.config as inductor_config
+
+    from mmpose_litehrnet.deploy import compile_for_cpu_inference
+    from mmpose_litehrnet.models.backbones import variant_extra
+    extra = variant_extra('litehrnet_18')
+    extra['num_stages'] = 2
+    extra['stages_spec'] = dict(
+        extra['stages_spec'], num_modules=(1, 1), num_branches=(2, 3), num_blocks=(1, 1),
+        module_type=('LITE', 'NAIVE'), with_fuse=(True, True), reduce_ratios=(8, 8),
+        num_channels=((40, 80), (40, 80, 160)))
+    model = calibrate_(randomize_(LiteHRNet(extra, out_indices=(0, 1, 2)), seed=5))
+    model.switch_to_deploy()
+    torch._dynamo.reset()
+    compiled = compile_for_cpu_inference(model)
+    for seed in (0, 1):
+        x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            expected = model(x)
+        actual = compiled(x)
+        assert len(actual) == len(expected) == 3
+        for a, e in zip(actual, expected):
+            torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
+    assert not inductor_config.freezing  # set for the calls only
+
+
 def test_channels_last_input():
     model = calibrate_(randomize_(LiteHRNet('litehrnet_18')))
     x = torch.randn(2, 3, 128, 96)

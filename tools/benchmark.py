@@ -8,7 +8,7 @@ eval mode. Models are run alternately, one call each per round, after a warm-up,
 medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weights as
 ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
 of time in convolutions, the deploy forms traced to TorchScript, optionally
-``torch.compile`` and ONNX Runtime rows; writes
+``torch.compile`` (``compile_for_cpu_inference``, batch 1) and ONNX Runtime rows; writes
 ``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and batch-64 throughput in
 fp32 and fp16, eager and replayed as CUDA graphs, optionally ``torch.compile``, and a
 training step; writes ``docs/benchmark_gpu.md`` and ``.png``.
@@ -40,6 +40,8 @@ BASE = 'MMPose litehrnet_18'
 DEPLOYED = 'ours litehrnet_18 deploy'
 DEPLOYED_CL = f'{DEPLOYED} channels-last'  # on a GPU (switch_to_deploy(channels_last=...))
 MOBILENET = 'MobileNetV2 SimpleBaseline'
+#: Row-name suffixes of the runtimes that the CPU report compares ours and MobileNetV2 in.
+RUNTIMES = ('', ' + torch.jit.trace', ' + torch.compile', ' ONNX Runtime')
 TRAINED = 'ours litehrnet_18'  # the training-step comparison: this against BASE
 
 
@@ -380,7 +382,7 @@ def cpu_targets(latency: Dict[str, float], train_ratio: Optional[str],
         parts.append(f'conv share >= 70%: {share[DEPLOYED][0]:.0%}')
     versus = [f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
               f'{latency[MOBILENET + runtime] * 1e3:.1f}'
-              for runtime in ('', ' + torch.jit.trace', ' ONNX Runtime')
+              for runtime in RUNTIMES
               if DEPLOYED + runtime in latency and MOBILENET + runtime in latency]
     if versus:
         parts.append(f'beat {MOBILENET} (ms, ours vs it, same runtime): ' + '; '.join(versus))
@@ -398,10 +400,15 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         latency_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], x1), x1)
         through_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], xb), xb)
     if args.compile:
-        for name in deployed:
-            compiled = torch.compile(models[name])
+        # Batch 1 only: with the C++ wrapper a compile takes minutes per model and shape
+        # here (the built-in's about 15 on 2 cores, a cold cache). The peers too, as with
+        # tracing: compiled rows compare with compiled rows.
+        from mmpose_litehrnet.deploy import compile_for_cpu_inference
+        for name in deployed + [k for k in (BASE, MOBILENET) if k in models]:
+            print(f'compiling {name} ...', flush=True)
+            compiled = compile_for_cpu_inference(models[name])
+            compiled(x1)
             latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
-            through_fns[f'{name} + torch.compile'] = forward_fn(compiled, xb)
     workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
     for name in [k for k in (DEPLOYED, BASE, MOBILENET) if k in models] if args.onnx else ():
         key = f'{name} ONNX Runtime'
@@ -422,15 +429,17 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
              for k in (DEPLOYED, f'{DEPLOYED} NCHW', TRAINED, BASE) if k in models}
     lines = [
         f'Input 256x192, fp32, eval; medians of {args.rounds} alternating rounds (latency) '
-        f'and {args.throughput_rounds} (throughput); ratios to `{BASE}` (same weights).',
+        f'and {args.throughput_rounds} (throughput); ratios to `{BASE}` (same weights).'
+        + (' "+ torch.compile": `compile_for_cpu_inference` (frozen weights, C++ wrapper), '
+           'batch 1 only.' if args.compile else ''),
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
         f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
     for key in latency:
         fl = f'{flops[key] / 2**20:.1f}M' if key in flops else ''
-        ips = args.batch / through[key]
+        batch = f'{args.batch / through[key]:.1f} | {_ratio(through[BASE], through[key])}' \
+            if key in through else ' | '
         lines.append(f'| {key} | {fl} | {latency[key] * 1e3:.1f} | '
-                     f'{_ratio(latency[key], latency[BASE])} | {ips:.1f} | '
-                     f'{_ratio(through[BASE], through[key])} |')
+                     f'{_ratio(latency[key], latency[BASE])} | {batch} |')
     lines += ['', train, '',
         'Convolutions: share of the profiled operator time, and batch-1 latency minus '
         'their profiled time (the rest: other operators and Python): ' + ', '.join(
@@ -439,8 +448,8 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         cpu_targets(latency, train_ratio, share), '',
         'Noise: batch-1 latency ratios round by round, median (quartiles): '
         + '; '.join(f'{a} / {b} {round_ratios(samples[a], samples[b])}' for a, b in (
-            (DEPLOYED, BASE), *((DEPLOYED + runtime, MOBILENET + runtime) for runtime in (
-                '', ' + torch.jit.trace', ' ONNX Runtime'))) if a in samples and b in samples)
+            (DEPLOYED, BASE), *((DEPLOYED + runtime, MOBILENET + runtime)
+                                for runtime in RUNTIMES)) if a in samples and b in samples)
         + '.']
     plot(args.out + '.png', machine_name(torch.device('cpu')), flops, latency)
     return lines
@@ -549,7 +558,10 @@ def main() -> None:
                         help='default: 3 CPU, 10 GPU')
     parser.add_argument('--train-rounds', type=int, default=5)
     parser.add_argument('--compile', action='store_true',
-                        help='also torch.compile ours (deploy forms; on a GPU, LHR-18)')
+                        help='also torch.compile: on the CPU our deploy forms, the built-in '
+                             'and MobileNetV2 (compile_for_cpu_inference, batch 1); on a '
+                             'GPU LHR-18 deploy and the built-in (reduce-overhead, fp16 '
+                             'batch 1)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
     parser.add_argument('--models', help='comma-separated subset of the model names')
     parser.add_argument('--out', default=None,
