@@ -205,13 +205,12 @@ def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:
     """``torch.compile(model)`` with TorchInductor's two switches for CPU inference, as a
     no-grad callable. ``freezing``: the parameters become constants of the compiled
     graph, so Inductor folds them and converts the convolution weights to oneDNN's
-    layout once, at compile time (pytorch#103642), not at every call: the fixed cost
-    that dominates Lite-HRNet's ~100 small depthwise convolutions. ``cpp_wrapper``: the
+    layout once, at compile time (pytorch#103642), not at every call. ``cpp_wrapper``: the
     compiled graph runs from generated C++, not Python. ``freezing`` only takes effect as
     a global Inductor setting (passed in ``torch.compile``'s ``options`` it is ignored,
     torch 2.14), so each call sets it for its own duration (a new input shape compiles
     again, with it). Compile once the weights are final: a frozen graph does not follow
-    later changes to them. The first call compiles (minutes: about 6 for Lite-HRNet-18's
+    later changes to them. The first call compiles (minutes: up to ~3 for Lite-HRNet-18's
     deploy form on 2 cores, a cold cache; a C++ compiler is needed).
 
     Shape:

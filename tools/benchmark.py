@@ -401,8 +401,7 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         through_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], xb), xb)
     if args.compile:
         # Batch 1 only: with the C++ wrapper a compile takes minutes per model and shape
-        # here (the built-in's about 15 on 2 cores, a cold cache). The peers too, as with
-        # tracing: compiled rows compare with compiled rows.
+        # here. The peers too, as with tracing: compiled rows compare with compiled rows.
         from mmpose_litehrnet.deploy import compile_for_cpu_inference
         for name in deployed + [k for k in (BASE, MOBILENET) if k in models]:
             print(f'compiling {name} ...', flush=True)
@@ -530,7 +529,7 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         lines += ['', f'Speed-up of `{ours}` over `{BASE}` (target >= 1.5x), batch-1 '
                   f'latency: {speedups(latency_cols, ours)}; batch-{args.batch} throughput: '
                   f'{speedups(through_cols, ours)}.']
-    plotted = DEPLOYED if DEPLOYED in models else BASE  # the column it is fastest in
+    plotted = DEPLOYED if DEPLOYED in models else BASE  # plot the mode it is fastest in
     best = min(latency_cols, key=lambda c: columns[c][plotted])
     plot(args.out + '.png', f'{machine_name(device)}, {best[0]}', flops, columns[best])
     return lines
