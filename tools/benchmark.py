@@ -297,18 +297,29 @@ def training_report(models: Dict[str, nn.Module], args, device: torch.device, la
                                         args.batch, args.train_rounds, device), label, ms)
 
 
+def profiled_events(model: nn.Module, x: torch.Tensor, runs: int) -> Any:
+    """torch.profiler's per-operator averages over ``runs`` no-grad forward passes after
+    one warm-up (CPU activity, and CUDA's when ``x`` is on a GPU, waited for)."""
+    from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if x.is_cuda else [])
+    with torch.no_grad():
+        model(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+        with profile(activities=activities) as prof:
+            for _ in range(runs):
+                model(x)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+    return prof.key_averages()
+
+
 def conv_share(model: nn.Module, x: torch.Tensor, runs: int = 3) -> Tuple[float, float]:
     """Share of the profiled operators' CPU time spent in convolution kernels, and their
     seconds per forward pass (torch.profiler). The matrix products count too: in these
     models they are only the deploy form's 1x1 convolutions (``MatmulConv1x1``). Python
     time between the operators is in neither."""
-    from torch.profiler import ProfilerActivity, profile
-    with torch.no_grad():
-        model(x)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            for _ in range(runs):
-                model(x)
-    events = prof.key_averages()
+    events = profiled_events(model, x, runs)
     total = sum(e.self_cpu_time_total for e in events)
     conv = sum(e.self_cpu_time_total for e in events
                if 'conv' in e.key or e.key in ('aten::addmm', 'aten::baddbmm'))
@@ -395,15 +406,16 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     latency_fns = {k: forward_fn(m, x1) for k, m in models.items()}
     through_fns = {k: forward_fn(m, xb) for k, m in models.items()}
     deployed = [k for k in models if k.startswith('ours') and k.endswith('deploy')]
-    # Traced peers too: removing Python helps every model, so compare traced to traced.
-    for name in deployed + [k for k in (BASE, MOBILENET) if k in models]:
+    # Traced and compiled peers too: removing Python helps every model, so compare traced
+    # to traced and compiled to compiled.
+    compared = deployed + [k for k in (BASE, MOBILENET) if k in models]
+    for name in compared:
         latency_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], x1), x1)
         through_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], xb), xb)
     if args.compile:
-        # Batch 1 only: with the C++ wrapper a compile takes minutes per model and shape
-        # here. The peers too, as with tracing: compiled rows compare with compiled rows.
+        # Batch 1 only: with the C++ wrapper a compile takes minutes per model and shape.
         from mmpose_litehrnet.deploy import compile_for_cpu_inference
-        for name in deployed + [k for k in (BASE, MOBILENET) if k in models]:
+        for name in compared:
             print(f'compiling {name} ...', flush=True)
             compiled = compile_for_cpu_inference(models[name])
             compiled(x1)

@@ -15,7 +15,6 @@ from typing import Dict
 import torch
 import torch.nn as nn
 from torch.autograd import DeviceType
-from torch.profiler import ProfilerActivity, profile
 
 _spec = importlib.util.spec_from_file_location(
     'benchmark', osp.join(osp.dirname(osp.abspath(__file__)), 'benchmark.py'))
@@ -29,17 +28,7 @@ def profile_table(model: nn.Module, x: torch.Tensor, runs: int, top: int) -> str
     """The profiler's table of ``runs`` forward passes (after one warm-up), sorted by
     self device time, with the per-pass totals first."""
     cuda = x.is_cuda
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
-    with torch.no_grad():
-        model(x)
-        if cuda:
-            torch.cuda.synchronize()
-        with profile(activities=activities) as prof:
-            for _ in range(runs):
-                model(x)
-            if cuda:
-                torch.cuda.synchronize()
-    events = prof.key_averages()
+    events = benchmark.profiled_events(model, x, runs)
     key = 'self_device_time_total' if cuda else 'self_cpu_time_total'
     # Kernels are listed beside the operators that launched them, whose self device time
     # already holds them: sum the operators only.
