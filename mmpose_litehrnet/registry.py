@@ -1,4 +1,4 @@
-"""Registration of our modules in MMPose's and MMSegmentation's model registries.
+"""Registration of our modules and hooks in MMPose's and MMSegmentation's registries.
 
 MMPose 1.x registers a ``LiteHRNet`` of its own when ``mmpose.models`` is imported, and
 MMEngine refuses a second registration under the same name ("already registered"),
@@ -14,10 +14,11 @@ installed (it has no Lite-HRNet of its own). From either scope, the other's regi
 is also reachable with an explicit prefix, e.g. ``type='mmpose.LiteHRNet'``.
 """
 import warnings
-from typing import Dict, Type
+from typing import Any, Dict, Type
 
 import torch.nn as nn
 
+from .engine import SwitchToDeployHook
 from .models import (
     ConditionalChannelWeighting,
     CrossResolutionWeighting,
@@ -30,7 +31,7 @@ from .models import (
     Transition,
 )
 
-__all__ = ['OUR_MODULES', 'register_in_mmpose', 'register_in_mmseg']
+__all__ = ['OUR_HOOKS', 'OUR_MODULES', 'register_in_mmpose', 'register_in_mmseg']
 
 #: Registered name -> class.
 OUR_MODULES: Dict[str, Type[nn.Module]] = {
@@ -45,11 +46,15 @@ OUR_MODULES: Dict[str, Type[nn.Module]] = {
     'LiteHRNetIterativeHead': IterativeHead,
 }
 
+#: Registered name -> hook class (``custom_hooks`` in a config).
+OUR_HOOKS: Dict[str, type] = {'SwitchToDeployHook': SwitchToDeployHook}
+
 
 def register_in_mmpose() -> bool:
-    """Registers :data:`OUR_MODULES` in ``mmpose.registry.MODELS``; False without mmpose."""
+    """Registers :data:`OUR_MODULES` in ``mmpose.registry.MODELS`` and :data:`OUR_HOOKS`
+    in its ``HOOKS``; False without mmpose."""
     try:
-        from mmpose.registry import MODELS
+        from mmpose.registry import HOOKS, MODELS
     except ImportError:
         return False
     try:
@@ -60,17 +65,22 @@ def register_in_mmpose() -> bool:
     builtin = MODELS.module_dict.get('LiteHRNet')
     if builtin is not None and builtin is not LiteHRNet:
         MODELS.register_module('MMPoseLiteHRNet', module=builtin, force=True)
-    for name, module in OUR_MODULES.items():
-        MODELS.register_module(name, module=module, force=True)
+    _register(MODELS, HOOKS)
     return True
 
 
 def register_in_mmseg() -> bool:
-    """Registers :data:`OUR_MODULES` in ``mmseg.registry.MODELS``; False without mmseg."""
+    """Registers :data:`OUR_MODULES` in ``mmseg.registry.MODELS`` and :data:`OUR_HOOKS`
+    in its ``HOOKS``; False without mmseg."""
     try:
-        from mmseg.registry import MODELS
+        from mmseg.registry import HOOKS, MODELS
     except ImportError:
         return False
-    for name, module in OUR_MODULES.items():
-        MODELS.register_module(name, module=module, force=True)
+    _register(MODELS, HOOKS)
     return True
+
+
+def _register(models: Any, hooks: Any) -> None:
+    for registry, table in ((models, OUR_MODULES), (hooks, OUR_HOOKS)):
+        for name, module in table.items():
+            registry.register_module(name, module=module, force=True)

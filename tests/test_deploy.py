@@ -237,6 +237,23 @@ def test_mmpose_switch_to_deploy_reaches_our_backbone():
     assert not any(isinstance(m, _BatchNorm) for m in model.backbone.modules())
 
 
+def test_switch_to_deploy_hook_deploys_the_model_and_refuses_ema():
+    from types import SimpleNamespace
+
+    from mmengine.hooks import EMAHook
+
+    from mmpose_litehrnet.engine import SwitchToDeployHook
+
+    model = LiteHRNet('litehrnet_18')
+    hook = SwitchToDeployHook(channels_last=False)
+    runner = SimpleNamespace(model=model, hooks=[hook])
+    hook.before_test(runner)
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert model.channels_last_devices == ()
+    with pytest.raises(ValueError, match='EMAHook'):
+        hook.before_test(SimpleNamespace(model=model, hooks=[EMAHook(), hook]))
+
+
 def test_deployed_pose_model_predicts_through_mmpose():
     """MMPose's own inference (pipeline, flip test, heatmap decoding) on the deployed,
     channels-last model gives the training form's heatmaps and keypoints."""

@@ -10,7 +10,7 @@ from typing import Dict, List
 import numpy as np
 import pytest
 import torch
-from conftest import POSE_CONFIGS, ROOT, randomize_
+from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 SYNTHETIC = osp.join(POSE_CONFIGS, 'synthetic',
@@ -81,8 +81,9 @@ def test_mim_train_then_test(config, tiny_data, tmp_path):
 
 
 def _write_released_checkpoints(directory: str) -> Dict[str, str]:
-    """MMPose's built-in model with fixed random weights, saved in the 1.x layout and in
-    the 0.x / authors' layout (``keypoint_head.*``, an mmcv-era ``meta``)."""
+    """MMPose's built-in model with fixed random weights (norm statistics calibrated),
+    saved in the 1.x layout and in the 0.x / authors' layout (``keypoint_head.*``, an
+    mmcv-era ``meta``)."""
     from mmengine.config import Config
     from mmpose.registry import MODELS
 
@@ -90,6 +91,7 @@ def _write_released_checkpoints(directory: str) -> Dict[str, str]:
                                    'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'))
     cfg.model.backbone.type = 'MMPoseLiteHRNet'
     model = randomize_(MODELS.build(cfg.model), seed=7)
+    calibrate_(model.backbone)  # activations of a trained model's scale, not ~1e8
     state = {k: v for k, v in model.state_dict().items()
              if not k.startswith('data_preprocessor')}
     paths = {'1.x': osp.join(directory, 'released_1x.pth'),
@@ -128,6 +130,29 @@ def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, t
                   '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
         assert 'do not match exactly' not in out and 'missing keys' not in out, layout
         np.testing.assert_allclose(_predictions(prefix), expected, rtol=0, atol=1e-4)
+    # The deploy form through ``mim test`` (SwitchToDeployHook): every norm folded, the
+    # same keypoints, and scores (heatmap maxima) equal up to float rounding.
+    config = tmp_path / 'deploy_test.py'
+    config.write_text(f"_base_ = [{ours!r}]\n"
+                      "custom_hooks = [dict(type='SwitchToDeployHook')]\n")
+    prefix = str(tmp_path / 'ours_deploy')
+    out = mim('test', 'mmpose', str(config), '--checkpoint', paths['1.x'], '--work-dir',
+              str(tmp_path), '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
+    norms = _count_norms(ours)
+    assert norms > 0 and f'testing the deploy form, {norms} of {norms} batch norms folded' in out
+    actual = _predictions(prefix).reshape(-1, 3)
+    np.testing.assert_allclose(actual[:, :2], expected.reshape(-1, 3)[:, :2], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(actual[:, 2], expected.reshape(-1, 3)[:, 2], rtol=1e-3)
+
+
+def _count_norms(config: str) -> int:
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    from torch.nn.modules.batchnorm import _BatchNorm
+    init_default_scope('mmpose')
+    model = MODELS.build(Config.fromfile(config).model)
+    return sum(isinstance(m, _BatchNorm) for m in model.modules())
 
 
 def test_resume_ends_with_the_same_weights(tiny_data, tmp_path):

@@ -1,0 +1,4 @@
+"""Runner hooks, mirroring ``mmpose.engine``."""
+from .hooks import SwitchToDeployHook
+
+__all__ = ['SwitchToDeployHook']

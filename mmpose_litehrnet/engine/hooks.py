@@ -1,0 +1,47 @@
+"""Hooks for MMEngine's runner (``mim train`` / ``mim test``)."""
+from typing import Any, Sequence, Union
+
+from mmengine.hooks import EMAHook, Hook
+from mmengine.logging import print_log
+from torch.nn.modules.batchnorm import _BatchNorm
+
+__all__ = ['SwitchToDeployHook']
+
+
+class SwitchToDeployHook(Hook):
+    """Puts the model in deploy form before the test loop, so that ``mim test`` evaluates
+    (and times) the model as it is deployed: batch norms folded, 1x1 convolutions as
+    matrix products, channels-last on the CPU
+    (:func:`mmpose_litehrnet.deploy.switch_to_deploy` on the whole model). The
+    validation during training keeps the training form. In a config::
+
+        custom_hooks = [dict(type='SwitchToDeployHook')]
+
+    Args:
+        channels_last (bool | str | Sequence[str]): The devices on which the Lite-HRNet
+            backbones run channels-last, as in ``switch_to_deploy``.
+
+    Raises:
+        ValueError: at the test, when the runner also has an ``EMAHook``: it swaps the
+            averaged weights in and out of the model parameter by parameter, and the
+            deploy form has different parameters.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
+        self.channels_last = channels_last
+
+    def before_test(self, runner: Any) -> None:
+        from ..deploy import switch_to_deploy
+        if any(isinstance(hook, EMAHook) for hook in runner.hooks):
+            raise ValueError('SwitchToDeployHook cannot follow an EMAHook, which swaps '
+                             'the averaged weights into the training form during the '
+                             'test: save the averaged weights as the checkpoint and test '
+                             'without the EMAHook')
+        model = runner.model  # a wrapper (DDP) too: the same modules inside
+        norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
+        switch_to_deploy(model, channels_last=self.channels_last)
+        left = sum(isinstance(m, _BatchNorm) for m in model.modules())
+        print_log(f'SwitchToDeployHook: testing the deploy form, {norms - left} of '
+                  f'{norms} batch norms folded', logger='current')
