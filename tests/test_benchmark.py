@@ -1,5 +1,5 @@
 """tools/benchmark.py: the head stand-in, the fallback without mmcv ops, the CUDA graph
-replay."""
+replay, the model subsets, the printed targets, the compiled convolution share."""
 import importlib.util
 import os.path as osp
 
@@ -131,9 +131,24 @@ def test_cpu_targets_report_only_what_the_run_measured():
     latency.update({mobilenet: 0.050, f'{deployed} ONNX Runtime': 0.020,
                     f'{mobilenet} ONNX Runtime': 0.025, f'{deployed} + torch.compile': 0.018,
                     f'{mobilenet} + torch.compile': 0.030})
+    share[f'{deployed} + torch.compile'] = (0.56, 0.010)
     line = benchmark.cpu_targets(latency, '0.77', share)
-    assert 'training step <= 1.0x: 0.77x' in line
+    assert 'training step <= 1.0x: 0.77x; conv share >= 70%: 48% (compiled 56%)' in line
     assert line.endswith(f'beat {mobilenet} (ms, ours vs it, same runtime): eager 40.0 vs '
                          '50.0; + torch.compile 18.0 vs 30.0; ONNX Runtime 20.0 vs 25.0.')
     assert benchmark.cpu_targets({base: 0.08}, None, {}) == (
         'Targets (issue 5): none measured in this subset.')
+
+
+def test_compiled_conv_share_records_the_compiled_convolutions():
+    """The compiled graph is one profiler event unless Inductor's kernel profile is on:
+    with it, a network of large convolutions shows them as most of its time."""
+    benchmark = _benchmark_module()
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+    share, seconds = benchmark.compiled_conv_share(model, torch.randn(1, 3, 64, 64))
+    assert share > 0.7 and seconds > 0
+    assert benchmark._is_convolution('aoti_torch_cpu__mkl_linear')
+    assert not benchmark._is_convolution('aoti_torch_cpu_mm_out')
