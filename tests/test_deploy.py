@@ -252,6 +252,8 @@ def test_switch_to_deploy_hook_deploys_the_model_and_refuses_ema():
     assert model.channels_last_devices == ()
     with pytest.raises(ValueError, match='EMAHook'):
         hook.before_test(SimpleNamespace(model=model, hooks=[EMAHook(), hook]))
+    with pytest.raises(ValueError, match='gpu'):
+        SwitchToDeployHook(channels_last='gpu')
 
 
 def test_deployed_pose_model_predicts_through_mmpose():

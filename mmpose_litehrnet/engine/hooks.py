@@ -22,14 +22,17 @@ class SwitchToDeployHook(Hook):
             backbones run channels-last, as in ``switch_to_deploy``.
 
     Raises:
-        ValueError: at the test, when the runner also has an ``EMAHook``: it swaps the
-            averaged weights in and out of the model parameter by parameter, and the
-            deploy form has different parameters.
+        ValueError: for a ``channels_last`` that names no device type; at the test, when
+            the runner also has an ``EMAHook``: it swaps the averaged weights in and out
+            of the model parameter by parameter, and the deploy form has different
+            parameters.
     """
 
     priority = 'VERY_LOW'
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
+        from ..deploy import _device_types
+        _device_types(channels_last)  # a bad value fails when the config is built
         self.channels_last = channels_last
 
     def before_test(self, runner: Any) -> None:
