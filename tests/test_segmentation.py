@@ -152,6 +152,14 @@ def test_mim_train_and_test_learn_the_synthetic_scenes(tmp_path):
         extra=['train_cfg.max_iters=60'])
     out = mim('train', 'mmseg', TOY, '--gpus', '0', '--work-dir', work, '--resume')
     assert 'resumed epoch: 0, iter: 60' in out
-    after = _miou(mim('test', 'mmseg', TOY, '--checkpoint', osp.join(work, 'iter_120.pth'),
-                      '--work-dir', work))
+    trained = osp.join(work, 'iter_120.pth')
+    after = _miou(mim('test', 'mmseg', TOY, '--checkpoint', trained, '--work-dir', work))
     assert after > before + 20, (before, after)
+    # The deploy form through ``mim test`` from an MMSeg config (the hook is in MMSeg's
+    # registry too): the same mIoU up to pixels that float rounding may flip.
+    config = tmp_path / 'deploy_test.py'
+    config.write_text(f"_base_ = [{TOY!r}]\n"
+                      "custom_hooks = [dict(type='SwitchToDeployHook')]\n")
+    out = mim('test', 'mmseg', str(config), '--checkpoint', trained, '--work-dir', work)
+    assert 'testing the deploy form' in out
+    assert abs(_miou(out) - after) <= 0.05, (_miou(out), after)
