@@ -297,7 +297,7 @@ def training_report(models: Dict[str, nn.Module], args, device: torch.device, la
                                         args.batch, args.train_rounds, device), label, ms)
 
 
-def profiled_events(model: nn.Module, x: torch.Tensor, runs: int) -> Any:
+def profiled_events(model: Callable, x: torch.Tensor, runs: int) -> Any:
     """torch.profiler's per-operator averages over ``runs`` no-grad forward passes after
     one warm-up (CPU activity, and CUDA's when ``x`` is on a GPU, waited for)."""
     from torch.profiler import ProfilerActivity, profile
@@ -335,18 +335,24 @@ def conv_share(model: Callable, x: torch.Tensor, runs: int = 3) -> Tuple[float, 
     return conv / total, conv * 1e-6 / runs
 
 
-def compiled_conv_share(model: nn.Module, x: torch.Tensor,
-                        runs: int = 3) -> Tuple[float, float]:
-    """:func:`conv_share` of ``compile_for_cpu_inference`` applied to a copy of ``model``
-    with Inductor's kernel profile on: without it the compiled graph is one profiler
-    event, its convolution calls unrecorded. A compile of its own (minutes)."""
+def kernel_profiled_compile(model: nn.Module, x: torch.Tensor) -> Callable:
+    """``compile_for_cpu_inference`` of a copy of ``model``, compiled at ``x`` with
+    Inductor's kernel profile on, for torch.profiler: without it the compiled graph is
+    one profiler event, its kernels and convolution calls unrecorded. A compile of its
+    own (minutes)."""
     import torch._inductor.config as inductor_config
 
     from mmpose_litehrnet.deploy import compile_for_cpu_inference
     with inductor_config.patch({'cpp.enable_kernel_profile': True}):
         compiled = compile_for_cpu_inference(copy.deepcopy(model))
         compiled(x)
-    return conv_share(compiled, x, runs)
+    return compiled
+
+
+def compiled_conv_share(model: nn.Module, x: torch.Tensor,
+                        runs: int = 3) -> Tuple[float, float]:
+    """:func:`conv_share` of :func:`kernel_profiled_compile`."""
+    return conv_share(kernel_profiled_compile(model, x), x, runs)
 
 
 def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Callable[[], None]:

@@ -3,14 +3,18 @@ MMPose's built-in Lite-HRNet-18 with the same weights: the question behind the s
 targets that the benchmark's medians cannot answer.
 
     python tools/profile_kernels.py [--device cuda] [--batch 64] [--dtype fp16] [--top 20]
+                                    [--compile] [--models A,B]
 
 Prints, per model, the device time per forward pass (the operators' self device time,
-summed) and the top operators by self device time (CPU time on the CPU).
+summed) and the top operators by self device time (CPU time on the CPU). With
+``--compile`` (CPU, fp32) each model is profiled as ``compile_for_cpu_inference`` compiles
+it, with Inductor's kernel profile on: the generated kernels and the convolution calls
+are listed by name (a compile per model, minutes).
 """
 import argparse
 import importlib.util
 import os.path as osp
-from typing import Dict
+from typing import Callable, Dict
 
 import torch
 import torch.nn as nn
@@ -24,7 +28,7 @@ _spec.loader.exec_module(benchmark)
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
-def profile_table(model: nn.Module, x: torch.Tensor, runs: int, top: int) -> str:
+def profile_table(model: Callable, x: torch.Tensor, runs: int, top: int) -> str:
     """The profiler's table of ``runs`` forward passes (after one warm-up), sorted by
     self device time, with the per-pass totals first."""
     cuda = x.is_cuda
@@ -46,14 +50,22 @@ def main() -> None:
     parser.add_argument('--top', type=int, default=20)
     parser.add_argument('--models', default=f'{benchmark.BASE},{benchmark.DEPLOYED}',
                         help='comma-separated benchmark model names')
+    parser.add_argument('--compile', action='store_true',
+                        help='profile compile_for_cpu_inference (CPU, fp32)')
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.compile and (device.type != 'cpu' or args.dtype != 'fp32'):
+        raise ValueError('profile_kernels: --compile profiles the CPU inference compile: '
+                         f'use --device cpu --dtype fp32, got {args.device} {args.dtype}')
     benchmark.import_mmpose_models()
     torch.manual_seed(0)
     models: Dict[str, nn.Module] = benchmark.build_device_models(device)
     x = torch.randn(args.batch, 3, *benchmark.SHAPE, device=device, dtype=DTYPES[args.dtype])
     for name in args.models.split(','):
         model = models[name].to(device, DTYPES[args.dtype])
+        if args.compile:
+            model = benchmark.kernel_profiled_compile(model, x)
+            name += ' + torch.compile'
         print(f'## {name}, {args.dtype}, batch {args.batch}, {benchmark.machine_name(device)}')
         print(profile_table(model, x, args.runs, args.top), flush=True)
 
