@@ -141,8 +141,9 @@ def test_cpu_targets_report_only_what_the_run_measured():
 
 
 def test_compiled_conv_share_records_the_compiled_convolutions():
-    """The compiled graph is one profiler event unless Inductor's kernel profile is on:
-    with it, a network of large convolutions shows them as most of its time."""
+    """With Inductor's kernel profile on, a compiled network of large convolutions shows
+    them as most of its time (without it the compiled graph is one profiler event and
+    the share 0%, seen once by hand)."""
     benchmark = _benchmark_module()
     model = torch.nn.Sequential(
         torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(),
