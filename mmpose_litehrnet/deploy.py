@@ -25,8 +25,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from .models.layers.export import is_exporting_onnx
 
 __all__ = ['MatmulConv1x1', 'TensorForward', 'compile_for_cpu_inference', 'export_onnx',
-           'fold_conv_bn',
-           'switch_to_deploy', 'trace_torchscript']
+           'fold_conv_bn', 'switch_to_deploy', 'trace_torchscript']
 
 
 class TensorForward(nn.Module):

@@ -32,8 +32,9 @@ class SwitchToDeployHook(Hook):
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
         from ..deploy import _device_types
-        _device_types(channels_last)  # a bad value fails when the config is built
-        self.channels_last = channels_last
+        # Checked (a bad value fails when the config is built) and kept as the device
+        # types that switch_to_deploy takes.
+        self.channels_last = _device_types(channels_last)
 
     def before_test(self, runner: Any) -> None:
         from ..deploy import switch_to_deploy
