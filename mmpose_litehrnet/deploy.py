@@ -5,12 +5,14 @@ MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and tr
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
 and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
 :class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), the channel
-weightings whose norms are folded call their matrix products directly, and every
-Lite-HRNet backbone runs CPU inputs channels-last (``channels_last`` names the devices,
-``False`` none; ONNX export is never converted). Outputs stay equal to the eval-mode
-training form up to float rounding. The training form and its state-dict
-keys are untouched until this is called; a deployed model's state dict (without the
-folded norms) loads into any model of the same config after ``switch_to_deploy``.
+weightings whose norms are folded call their matrix products directly (each block's
+spatial weightings as one block-diagonal pair, ``BlockDiagonalSpatialWeighting``), and
+every Lite-HRNet backbone runs CPU inputs channels-last (``channels_last`` names the
+devices, ``False`` none; ONNX export is never converted). Outputs stay equal to the
+eval-mode training form up to float rounding. The training form and its state-dict keys
+are untouched until this is called; a deployed model's state dict (without the folded
+norms, with the block-diagonal weightings' parameters) loads into any model of the same
+config after ``switch_to_deploy``.
 """
 import contextlib
 import warnings
@@ -134,7 +136,11 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     ONNX export is never converted. Returns ``model``."""
     devices = _device_types(channels_last)
     from .models.backbones import LiteHRNet
-    from .models.blocks import CrossResolutionWeighting, SpatialWeighting
+    from .models.blocks import (
+        BlockDiagonalSpatialWeighting,
+        ConditionalChannelWeighting,
+        CrossResolutionWeighting,
+    )
     model.eval()
     for module in list(model.modules()):
         if not isinstance(module, nn.Sequential):
@@ -152,9 +158,14 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
             module.channels_last_devices = devices
             if set(devices) - {'cpu'}:
                 module.to(memory_format=torch.channels_last)
-        if isinstance(module, (CrossResolutionWeighting, SpatialWeighting)) \
-                and _folded(module.conv1, module.conv2):
+        if isinstance(module, CrossResolutionWeighting) and _folded(module.conv1,
+                                                                    module.conv2):
             module.direct = True
+        if isinstance(module, ConditionalChannelWeighting) \
+                and isinstance(module.spatial_weighting, nn.ModuleList) \
+                and _folded(*(fc for w in module.spatial_weighting for fc in (w.conv1, w.conv2))):
+            module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
+                module.spatial_weighting)
     return model
 
 

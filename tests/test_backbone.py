@@ -189,6 +189,29 @@ def test_cross_resolution_weighting_pools_channels_last_sources_whole():
             torch.testing.assert_close(a, e, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize('batch', [1, 3])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+def test_block_diagonal_spatial_weighting_equals_the_branch_weightings(batch, memory_format):
+    """The deploy form's one FC pair per block gives each branch's own spatial weighting
+    (up to float rounding), keeps each branch's layout, and refuses mismatched sizes."""
+    from mmpose_litehrnet.models.blocks import BlockDiagonalSpatialWeighting, SpatialWeighting
+    channels = (20, 40, 80, 160)  # Lite-HRNet-18's halves in its last stage
+    branches = [randomize_(SpatialWeighting(c), seed=c).eval() for c in channels]
+    merged = BlockDiagonalSpatialWeighting.from_branches(branches)
+    assert merged.weight1.shape == (5 + 10 + 20 + 40, sum(channels))
+    gen = torch.Generator().manual_seed(2)
+    xs = [torch.randn(batch, c, 64 // 2**i, 48 // 2**i, generator=gen).contiguous(
+        memory_format=memory_format) for i, c in enumerate(channels)]
+    with torch.no_grad():
+        for x, actual, branch in zip(xs, merged(xs), branches):
+            torch.testing.assert_close(actual, branch(x), rtol=1e-5, atol=1e-6)
+            assert actual.is_contiguous(memory_format=memory_format)
+    for bad in (dict(channels=(4, 8), hidden=(1, )), dict(channels=(), hidden=()),
+                dict(channels=(4, 0), hidden=(1, 1))):
+        with pytest.raises(ValueError, match='BlockDiagonalSpatialWeighting'):
+            BlockDiagonalSpatialWeighting(**bad)
+
+
 def test_hrnet_fusion_is_the_plain_sum():
     fusion = randomize_(MultiResolutionFusion([4, 8, 16], mode='hrnet')).eval()
     xs = [torch.randn(1, 4, 20, 20), torch.randn(1, 8, 10, 10), torch.randn(1, 16, 5, 5)]

@@ -19,6 +19,7 @@ def test_deploy_form_matches_training_form(variant):
     x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         expected = model(x)
+        exact = copy.deepcopy(model).double()(x.double())
     reference = LiteHRNet(variant, out_indices=(0, 1, 2, 3))
     assert list(reference.state_dict()) == keys  # the training form is untouched
     deployed = model.switch_to_deploy()
@@ -29,11 +30,17 @@ def test_deploy_form_matches_training_form(variant):
                    if isinstance(m, torch.nn.Sequential) for layer in m)
     with torch.no_grad():
         actual = model(x)
-    # float32 rounding of the folded weights, amplified through the network: within 1e-4
-    # of the output's magnitude (exact in float64, below).
-    for a, b in zip(actual, expected):
-        assert 0.1 < b.abs().max().item() < 100  # a realistic scale
-        assert (a - b).abs().max().item() <= 1e-4 * b.abs().max().item()
+    # Both float32 forms round differently from the exact result, amplified through the
+    # network (each up to ~6e-5 of the output's magnitude for Lite-HRNet-30, so they
+    # differ from each other by up to ~1.1e-4 on some CPUs): the deploy form is within 1e-4
+    # of the exact (float64) training form and about as close to it as the float32
+    # training form (folding itself is exact in float64, below).
+    for a, b, e in zip(actual, expected, exact):
+        scale = e.abs().max().item()
+        assert 0.1 < scale < 100  # a realistic scale
+        deployed = (a.double() - e).abs().max().item()
+        trained = (b.double() - e).abs().max().item()
+        assert deployed <= 1e-4 * scale and deployed <= 1.5 * trained + 1e-6 * scale
 
 
 def test_deploy_form_runs_channels_last_on_the_cpu():
@@ -153,18 +160,27 @@ def test_half_precision_deploy_form_on_the_gpu(cuda, channels_last):
 
 def test_weightings_call_operators_directly_only_with_folded_norms():
     """The deploy form's channel weightings skip their module layers (batch norms folded:
-    both weightings; instance norms, which do not fold: only the norm-free spatial one),
-    and give the eval-mode training form's outputs either way."""
-    from mmpose_litehrnet.models.blocks import CrossResolutionWeighting, SpatialWeighting
+    both weightings; instance norms, which do not fold: only the norm-free spatial one,
+    each block's as one block-diagonal pair), and give the eval-mode training form's
+    outputs either way."""
+    from mmpose_litehrnet.models.blocks import (
+        BlockDiagonalSpatialWeighting,
+        ConditionalChannelWeighting,
+        CrossResolutionWeighting,
+        SpatialWeighting,
+    )
     x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(1))
     for norm_cfg, crw_direct in ((None, True), (dict(type='IN', affine=True), False)):
         model = calibrate_(randomize_(LiteHRNet('litehrnet_18', norm_cfg=norm_cfg), seed=9))
+        blocks = [m for m in model.modules() if isinstance(m, ConditionalChannelWeighting)]
         with torch.no_grad():
             expected = model.eval()(x)[0]
             actual = model.switch_to_deploy()(x)[0]
-        flags = {(type(m), m.direct) for m in model.modules()
-                 if isinstance(m, (CrossResolutionWeighting, SpatialWeighting))}
-        assert flags == {(SpatialWeighting, True), (CrossResolutionWeighting, crw_direct)}
+        assert {m.direct for m in model.modules()
+                if isinstance(m, CrossResolutionWeighting)} == {crw_direct}
+        assert not any(isinstance(m, SpatialWeighting) for m in model.modules())
+        assert all(isinstance(b.spatial_weighting, BlockDiagonalSpatialWeighting)
+                   for b in blocks) and len(blocks) == 16  # 2 per module, 2 + 4 + 2 modules
         torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-4)
 
 

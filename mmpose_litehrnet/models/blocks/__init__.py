@@ -3,11 +3,12 @@ from .cross_resolution_weighting import CrossResolutionWeighting
 from .fusion import FUSION_MODES, MultiResolutionFusion, Transition
 from .iterative_head import IterativeHead
 from .shuffle_unit import ShuffleUnit
-from .spatial_weighting import SpatialWeighting
+from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
 from .stem import Stem
 
 __all__ = [
-    'CHANNEL_WEIGHTINGS', 'FUSION_MODES', 'ConditionalChannelWeighting',
+    'CHANNEL_WEIGHTINGS', 'FUSION_MODES', 'BlockDiagonalSpatialWeighting',
+    'ConditionalChannelWeighting',
     'CrossResolutionWeighting', 'IterativeHead', 'MultiResolutionFusion', 'ShuffleUnit',
     'SpatialWeighting', 'Stem', 'Transition'
 ]

@@ -70,8 +70,10 @@ class ConditionalChannelWeighting(nn.Module):
         if self.cross_resolution_weighting is not None:
             seconds = self.cross_resolution_weighting(seconds, xs)
         seconds = [dw(s) for s, dw in zip(seconds, self.depthwise_convs)]
-        if self.spatial_weighting is not None:
+        if isinstance(self.spatial_weighting, nn.ModuleList):
             seconds = [sw(s) for s, sw in zip(seconds, self.spatial_weighting)]
+        elif self.spatial_weighting is not None:  # the deploy form's, for all branches
+            seconds = self.spatial_weighting(seconds)
         return [
             concat_shuffle(a, b) for a, b in zip(firsts, seconds)
         ]

@@ -5,6 +5,7 @@ from .conv_norm_act import (
     DepthwiseSeparableConv,
     default_norm_cfg,
     folded_weighting_mlp,
+    weighting_mlp,
 )
 from .export import is_exporting_onnx
 from .layout import is_channels_last
@@ -15,5 +16,5 @@ __all__ = [
     'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_shuffle',
     'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'folded_weighting_mlp',
     'global_average', 'is_channels_last',
-    'is_exporting_onnx', 'mul_nearest', 'upsample_bilinear'
+    'is_exporting_onnx', 'mul_nearest', 'upsample_bilinear', 'weighting_mlp'
 ]

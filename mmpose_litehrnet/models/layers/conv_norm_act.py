@@ -7,7 +7,8 @@ import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from torch import Tensor
 
-__all__ = ['ConvNormAct', 'DepthwiseSeparableConv', 'default_norm_cfg', 'folded_weighting_mlp']
+__all__ = ['ConvNormAct', 'DepthwiseSeparableConv', 'default_norm_cfg', 'folded_weighting_mlp',
+           'weighting_mlp']
 
 
 def default_norm_cfg(norm_cfg: Optional[dict]) -> dict:
@@ -102,10 +103,27 @@ class DepthwiseSeparableConv(nn.Sequential):
                     norm_cfg=norm_cfg, act_cfg=dict(type='ReLU'))))
 
 
+def weighting_mlp(rows: Tensor, weight1: Tensor, bias1: Tensor, weight2: Tensor,
+                  bias2: Tensor) -> Tensor:
+    """``sigmoid(relu(rows @ weight1.T + bias1) @ weight2.T + bias2)``: the FC-ReLU,
+    FC-sigmoid pair of both channel weightings as two matrix products with their biases
+    fused, for the deploy form (fewer calls than the module layers).
+
+    Args:
+        rows (Tensor): (M, C_in) pooled vectors or pixels.
+        weight1 (Tensor): (C_hidden, C_in); bias1 (Tensor): (C_hidden, ).
+        weight2 (Tensor): (C_in, C_hidden); bias2 (Tensor): (C_in, ).
+
+    Returns:
+        Tensor: (M, C_in) weights in (0, 1).
+    """
+    hidden = torch.addmm(bias1, rows, weight1.t()).relu_()
+    return torch.addmm(bias2, hidden, weight2.t()).sigmoid_()
+
+
 def folded_weighting_mlp(rows: Tensor, first: ConvNormAct, second: ConvNormAct) -> Tensor:
-    """``sigmoid(second(relu(first(rows))))`` as two matrix products, for the 1x1
-    conv-ReLU, 1x1 conv-sigmoid pair of both channel weightings once each conv is biased
-    and its norm folded away (the deploy form): fewer calls than the module layers.
+    """:func:`weighting_mlp` with the weights of a 1x1 conv-ReLU, 1x1 conv-sigmoid pair
+    whose convs are biased and whose norms are folded away (the deploy form).
 
     Args:
         rows (Tensor): (M, C_in) pooled vectors or pixels.
@@ -116,5 +134,5 @@ def folded_weighting_mlp(rows: Tensor, first: ConvNormAct, second: ConvNormAct) 
         Tensor: (M, C_in) weights in (0, 1).
     """
     fc1, fc2 = first.conv, second.conv
-    hidden = torch.addmm(fc1.bias, rows, fc1.weight.view(fc1.out_channels, -1).t()).relu_()
-    return torch.addmm(fc2.bias, hidden, fc2.weight.view(fc2.out_channels, -1).t()).sigmoid_()
+    return weighting_mlp(rows, fc1.weight.view(fc1.out_channels, -1), fc1.bias,
+                         fc2.weight.view(fc2.out_channels, -1), fc2.bias)
