@@ -96,5 +96,7 @@ class BlockDiagonalSpatialWeighting(nn.Module):
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         pooled = torch.cat([global_average(x) for x in xs], dim=1)
         weights = weighting_mlp(pooled, self.weight1, self.bias1, self.weight2, self.bias2)
-        return [x * weights[:, start:end, None, None]
-                for x, (start, end) in zip(xs, self.bounds)]
+        # One reshape for the block, then a slice per branch: an exported graph gets one
+        # node per branch (ONNX Runtime merges the slices into one Split), not three.
+        weights = weights.view(-1, self.bias2.shape[0], 1, 1)
+        return [x * weights[:, start:end] for x, (start, end) in zip(xs, self.bounds)]
