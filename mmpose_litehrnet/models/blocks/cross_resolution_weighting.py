@@ -93,10 +93,10 @@ class CrossResolutionWeighting(nn.Module):
         """
         smallest = xs[-1].shape[-2:]
         sources = [None] * len(xs) if sources is None else sources
-        pooled = torch.cat([self._pool(x, smallest, source)
-                            for x, source in zip(xs[:-1], sources)] + [xs[-1]], dim=1)
+        pooled = [self._pool(x, smallest, source)
+                  for x, source in zip(xs[:-1], sources)] + [xs[-1]]
         weights = self._direct_weights(pooled) if self.direct \
-            else self.conv2(self.conv1(pooled))
+            else self.conv2(self.conv1(torch.cat(pooled, dim=1)))
         out = []
         start = 0
         for x, c in zip(xs, self.channels):
@@ -105,10 +105,17 @@ class CrossResolutionWeighting(nn.Module):
             out.append(mul_nearest(x, w))
         return out
 
-    def _direct_weights(self, pooled: Tensor) -> Tensor:
-        """``conv2(conv1(pooled))`` of the folded form as matrix products over the pixels
-        (N, C, h, w) -> (N, C, h, w), channels-last."""
-        n, c, h, w = pooled.shape
-        pixels = pooled.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    def _direct_weights(self, pooled: List[Tensor]) -> Tensor:
+        """``conv2(conv1(cat(pooled)))`` of the folded form as matrix products over the
+        pixels: [(N, C_i, h, w)] -> (N, C, h, w), channels-last."""
+        n, _, h, w = pooled[-1].shape
+        if is_exporting_onnx():  # one Transpose node, not one per branch
+            pixels = torch.cat(pooled, dim=1).permute(0, 2, 3, 1).reshape(n * h * w, -1)
+        else:
+            # Concatenated as (N, h, w, C_i) views, the pixel matrix comes out contiguous
+            # whatever TorchInductor makes of the layouts: from an NCHW concatenation its
+            # matrix product copied it first (16 copies per Lite-HRNet-18 pass).
+            pixels = torch.cat([p.permute(0, 2, 3, 1) for p in pooled], dim=3)
+            pixels = pixels.view(n * h * w, -1)
         weights = folded_weighting_mlp(pixels, self.conv1, self.conv2)
-        return weights.view(n, h, w, c).permute(0, 3, 1, 2)
+        return weights.view(n, h, w, -1).permute(0, 3, 1, 2)
