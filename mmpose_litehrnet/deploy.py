@@ -3,7 +3,8 @@
 ``switch_to_deploy(model)`` rewrites any model in place (a backbone, or a whole MMPose /
 MMSeg model): in every ``nn.Sequential`` (our ``ConvNormAct``, the fusion and transition
 paths), a ``_BatchNorm`` right after a ``Conv2d`` is folded into the convolution's weight
-and bias and removed from the container; then every biased 1x1 ``Conv2d`` becomes a
+and bias and removed from the container; each folded stem runs its two branches as one
+path (``MergedBranchStem``); then every biased 1x1 ``Conv2d`` becomes a
 :class:`MatmulConv1x1` (same parameters, a matrix product on the CPU), the channel
 weightings whose norms are folded call their matrix products directly (each block's
 spatial weightings as one block-diagonal pair, ``BlockDiagonalSpatialWeighting``), and
@@ -11,8 +12,8 @@ every Lite-HRNet backbone runs CPU inputs channels-last (``channels_last`` names
 devices, ``False`` none; ONNX export is never converted). Outputs stay equal to the
 eval-mode training form up to float rounding. The training form and its state-dict keys
 are untouched until this is called; a deployed model's state dict (without the folded
-norms, with the block-diagonal weightings' parameters) loads into any model of the same
-config after ``switch_to_deploy``.
+norms, with the merged stem's and the block-diagonal weightings' parameters) loads into
+any model of the same config after ``switch_to_deploy``.
 """
 import contextlib
 import warnings
@@ -140,6 +141,8 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         BlockDiagonalSpatialWeighting,
         ConditionalChannelWeighting,
         CrossResolutionWeighting,
+        MergedBranchStem,
+        Stem,
     )
     model.eval()
     for module in list(model.modules()):
@@ -151,6 +154,10 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
                     and bn.track_running_stats and bn.affine:
                 module._modules[first] = fold_conv_bn(conv, bn)
                 del module._modules[second]
+    for module in list(model.modules()):
+        for name, child in list(module._modules.items()):
+            if isinstance(child, Stem) and MergedBranchStem.mergeable(child):
+                module._modules[name] = MergedBranchStem.from_stem(child)
     for module in list(model.modules()):
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)

@@ -4,7 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import randomize_, relative_error
+import torch.nn as nn
+from conftest import calibrate_, randomize_, relative_error
 
 from mmpose_litehrnet import CrossResolutionWeighting, LiteHRNet, MultiResolutionFusion
 
@@ -210,6 +211,36 @@ def test_block_diagonal_spatial_weighting_equals_the_branch_weightings(batch, me
                 dict(channels=(4, 0), hidden=(1, 1))):
         with pytest.raises(ValueError, match='BlockDiagonalSpatialWeighting'):
             BlockDiagonalSpatialWeighting(**bad)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('memory_format', [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize('widths', [(32, 32, 1.0), (32, 48, 2.0)])
+def test_merged_branch_stem_equals_the_folded_stem(widths, memory_format, dtype):
+    """The deploy form's single-path stem gives the folded two-branch stem's output (to
+    float64 precision: the identity rows and the zeros off the diagonal add nothing),
+    for the released widths (equal halves, a plain interleave) and a widening stem
+    (unequal halves); it keeps channels-last, and refuses a stem with unfolded norms."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    from mmpose_litehrnet.models.blocks import MergedBranchStem, Stem
+    stem = calibrate_(randomize_(Stem(3, *widths), seed=6), shape=(2, 3, 64, 48))
+    with pytest.raises(ValueError, match='MergedBranchStem'):
+        MergedBranchStem.from_stem(stem)
+    stem = stem.to(dtype)
+    merged = switch_to_deploy(nn.Sequential(copy.deepcopy(stem)))[0]
+    folded = switch_to_deploy(stem)  # a stem with no parent is folded, not replaced
+    assert isinstance(merged, MergedBranchStem) and isinstance(folded, Stem)
+    assert len([m for m in merged.modules() if isinstance(m, nn.Conv2d)]) == 4
+    x = torch.randn(3, 3, 64, 48, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    x = x.contiguous(memory_format=memory_format)
+    with torch.no_grad():
+        expected, actual = folded(x), merged(x)
+    assert actual.shape == (3, widths[1], 16, 12)
+    assert actual.is_contiguous(memory_format=memory_format)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-5
+    torch.testing.assert_close(actual, expected, rtol=tolerance, atol=tolerance)
+    with pytest.raises(ValueError, match='MergedBranchStem'):
+        MergedBranchStem(3, 32, 32, 32, 16, 16)
 
 
 def test_hrnet_fusion_is_the_plain_sum():

@@ -161,13 +161,15 @@ def test_half_precision_deploy_form_on_the_gpu(cuda, channels_last):
 def test_weightings_call_operators_directly_only_with_folded_norms():
     """The deploy form's channel weightings skip their module layers (batch norms folded:
     both weightings; instance norms, which do not fold: only the norm-free spatial one,
-    each block's as one block-diagonal pair), and give the eval-mode training form's
-    outputs either way."""
+    each block's as one block-diagonal pair), its stem runs as one path only with folded
+    norms, and both give the eval-mode training form's outputs either way."""
     from mmpose_litehrnet.models.blocks import (
         BlockDiagonalSpatialWeighting,
         ConditionalChannelWeighting,
         CrossResolutionWeighting,
+        MergedBranchStem,
         SpatialWeighting,
+        Stem,
     )
     x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(1))
     for norm_cfg, crw_direct in ((None, True), (dict(type='IN', affine=True), False)):
@@ -178,6 +180,7 @@ def test_weightings_call_operators_directly_only_with_folded_norms():
             actual = model.switch_to_deploy()(x)[0]
         assert {m.direct for m in model.modules()
                 if isinstance(m, CrossResolutionWeighting)} == {crw_direct}
+        assert type(model.stem) is (MergedBranchStem if crw_direct else Stem)
         assert not any(isinstance(m, SpatialWeighting) for m in model.modules())
         assert all(isinstance(b.spatial_weighting, BlockDiagonalSpatialWeighting)
                    for b in blocks) and len(blocks) == 16  # 2 per module, 2 + 4 + 2 modules

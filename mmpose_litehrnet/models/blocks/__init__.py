@@ -4,11 +4,11 @@ from .fusion import FUSION_MODES, MultiResolutionFusion, Transition
 from .iterative_head import IterativeHead
 from .shuffle_unit import ShuffleUnit
 from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
-from .stem import Stem
+from .stem import MergedBranchStem, Stem
 
 __all__ = [
     'CHANNEL_WEIGHTINGS', 'FUSION_MODES', 'BlockDiagonalSpatialWeighting',
-    'ConditionalChannelWeighting',
-    'CrossResolutionWeighting', 'IterativeHead', 'MultiResolutionFusion', 'ShuffleUnit',
+    'ConditionalChannelWeighting', 'CrossResolutionWeighting', 'IterativeHead',
+    'MergedBranchStem', 'MultiResolutionFusion', 'ShuffleUnit',
     'SpatialWeighting', 'Stem', 'Transition'
 ]
