@@ -27,8 +27,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from .models.layers.export import is_exporting_onnx
 
-__all__ = ['MatmulConv1x1', 'TensorForward', 'compile_for_cpu_inference', 'export_onnx',
-           'fold_conv_bn', 'switch_to_deploy', 'trace_torchscript']
+__all__ = ['MatmulConv1x1', 'TensorForward', 'channels_last_device_types',
+           'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy',
+           'trace_torchscript']
 
 
 class TensorForward(nn.Module):
@@ -135,7 +136,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     convolution weights are stored channels-last too (cuDNN would otherwise convert them
     at every call), so their convolutions give channels-last outputs on every device.
     ONNX export is never converted. Returns ``model``."""
-    devices = _device_types(channels_last)
+    devices = channels_last_device_types(channels_last)
     from .models.backbones import LiteHRNet
     from .models.blocks import (
         BlockDiagonalSpatialWeighting,
@@ -176,8 +177,10 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     return model
 
 
-def _device_types(channels_last: Union[bool, str, Sequence[str]]) -> Tuple[str, ...]:
-    """``switch_to_deploy``'s ``channels_last`` as a tuple of device types."""
+def channels_last_device_types(channels_last: Union[bool, str, Sequence[str]]) -> Tuple[str, ...]:
+    """``switch_to_deploy``'s ``channels_last`` as a tuple of device types (``True``: the
+    CPU alone, ``False``: none); a ``ValueError`` for a value that names no device type,
+    so that a config can be checked before the model is deployed."""
     if isinstance(channels_last, bool):
         return ('cpu', ) if channels_last else ()
     devices = (channels_last, ) if isinstance(channels_last, str) else tuple(channels_last)

@@ -31,10 +31,10 @@ class SwitchToDeployHook(Hook):
     priority = 'VERY_LOW'
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
-        from ..deploy import _device_types
+        from ..deploy import channels_last_device_types
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
-        self.channels_last = _device_types(channels_last)
+        self.channels_last = channels_last_device_types(channels_last)
 
     def before_test(self, runner: Any) -> None:
         from ..deploy import switch_to_deploy

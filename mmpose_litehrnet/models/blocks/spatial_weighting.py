@@ -1,12 +1,11 @@
 """Spatial weighting F of conditional channel weighting."""
-from itertools import accumulate
 from typing import List, Sequence
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, global_average, weighting_mlp
+from ..layers import ConvNormAct, channel_bounds, global_average, weighting_mlp
 
 __all__ = ['BlockDiagonalSpatialWeighting', 'SpatialWeighting']
 
@@ -68,9 +67,8 @@ class BlockDiagonalSpatialWeighting(nn.Module):
             raise ValueError('BlockDiagonalSpatialWeighting: channels and hidden must be '
                              'positive, one of each per branch, got '
                              f'channels={tuple(channels)}, hidden={tuple(hidden)}')
-        ends = list(accumulate(channels))
         #: (start, end) of each branch's channels in the concatenated pooled vector.
-        self.bounds = tuple(zip([0, *ends[:-1]], ends))
+        self.bounds = channel_bounds(channels)
         total, total_hidden = sum(channels), sum(hidden)
         self.weight1 = nn.Parameter(torch.zeros(total_hidden, total))
         self.bias1 = nn.Parameter(torch.zeros(total_hidden))
