@@ -161,7 +161,8 @@ class MergedBranchStem(nn.Sequential):
         merged.to(expand.weight)
         merged.conv1 = stem.conv1
         weight = merged.expand_conv.conv.weight.zero_()
-        weight[:split, :split, 0, 0] = torch.eye(split)
+        weight[:split, :split, 0, 0] = torch.eye(split, dtype=weight.dtype,
+                                                  device=weight.device)
         weight[split:, split:] = expand.weight
         merged.expand_conv.conv.bias.copy_(torch.cat((expand.bias.new_zeros(split),
                                                       expand.bias)))
@@ -169,7 +170,7 @@ class MergedBranchStem(nn.Sequential):
         merged.depthwise_conv.conv.bias.copy_(torch.cat((first_dw.bias, dw.bias)))
         # Output channel j of the training form is channel order[j] of cat(branch1, branch2).
         order = channel_shuffle(torch.arange(merged.out_channels).view(1, -1, 1, 1), 2)
-        order = order.flatten()
+        order = order.flatten().to(expand.weight.device)
         weight = torch.block_diag(first_pw.weight.flatten(1), linear.weight.flatten(1))
         merged.linear_conv.conv.weight.copy_(weight[order].view_as(
             merged.linear_conv.conv.weight))
