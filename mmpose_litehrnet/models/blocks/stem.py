@@ -129,7 +129,6 @@ class MergedBranchStem(nn.Sequential):
         self.expand_conv = ConvNormAct(stem_channels, merged, 1, act_cfg=relu)
         self.depthwise_conv = ConvNormAct(merged, merged, 3, 2, groups=merged)
         self.linear_conv = ConvNormAct(merged, out_channels, 1, act_cfg=relu)
-        self.split = split
         self.out_channels = out_channels
 
     @staticmethod
