@@ -50,6 +50,8 @@ class ConditionalChannelWeighting(nn.Module):
                              f'subset of {CHANNEL_WEIGHTINGS}, got {tuple(weightings)}')
         self.with_cp = with_cp
         self.halves = [c // 2 for c in in_channels]
+        #: Each branch's (first half, second half) channels.
+        self.splits = [(h, c - h) for c, h in zip(in_channels, self.halves)]
         if 'cross_resolution' in weightings:
             self.cross_resolution_weighting = CrossResolutionWeighting(
                 self.halves, ratio=reduce_ratio, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
@@ -65,8 +67,12 @@ class ConditionalChannelWeighting(nn.Module):
             self.spatial_weighting = None
 
     def _forward(self, *xs: Tensor) -> List[Tensor]:
-        firsts = [x[:, :h] for x, h in zip(xs, self.halves)]
-        seconds = [x[:, h:] for x, h in zip(xs, self.halves)]
+        # One split, not two slices: in training, the backward of a split concatenates
+        # the halves' gradients, while each slice's zero-fills a whole input and the two
+        # are then added (the largest non-convolution items of a training step).
+        halves = [x.split(sizes, dim=1) for x, sizes in zip(xs, self.splits)]
+        firsts = [first for first, _ in halves]
+        seconds = [second for _, second in halves]
         if self.cross_resolution_weighting is not None:
             seconds = self.cross_resolution_weighting(seconds, xs)
         seconds = [dw(s) for s, dw in zip(seconds, self.depthwise_convs)]

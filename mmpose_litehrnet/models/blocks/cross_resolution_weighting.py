@@ -8,7 +8,6 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
-    channel_bounds,
     default_norm_cfg,
     folded_weighting_mlp,
     is_channels_last,
@@ -44,8 +43,6 @@ class CrossResolutionWeighting(nn.Module):
         super().__init__()
         norm_cfg = default_norm_cfg(norm_cfg)
         self.channels = [int(c) for c in channels]
-        #: (start, end) of each branch's channels in the concatenated weights.
-        self.bounds = channel_bounds(self.channels)
         total = sum(self.channels)
         hidden = int(total / ratio)
         if hidden < 1:
@@ -100,8 +97,8 @@ class CrossResolutionWeighting(nn.Module):
                   for x, source in zip(xs[:-1], sources)] + [xs[-1]]
         weights = self._direct_weights(pooled) if self.direct \
             else self.conv2(self.conv1(torch.cat(pooled, dim=1)))
-        return [mul_nearest(x, weights[:, start:end])
-                for x, (start, end) in zip(xs, self.bounds)]
+        # A split, not a slice per branch: see ConditionalChannelWeighting._forward.
+        return [mul_nearest(x, w) for x, w in zip(xs, weights.split(self.channels, dim=1))]
 
     def _direct_weights(self, pooled: List[Tensor]) -> Tensor:
         """``conv2(conv1(cat(pooled)))`` of the folded form as matrix products over the

@@ -50,6 +50,7 @@ class ShuffleUnit(nn.Module):
         self.stride = stride
         self.with_cp = with_cp
         self.split = half
+        self._halves = [half, in_channels - half]  # stride 1: the split input's halves
         if stride > 1:
             self.branch1 = nn.Sequential(
                 ConvNormAct(in_channels, in_channels, 3, stride, groups=in_channels,
@@ -64,7 +65,8 @@ class ShuffleUnit(nn.Module):
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
             return concat_shuffle(self.branch1(x), self.branch2(x))
-        return concat_shuffle(x[:, :self.split], self.branch2(x[:, self.split:]))
+        first, second = x.split(self._halves, dim=1)
+        return concat_shuffle(first, self.branch2(second))
 
     def forward(self, x: Tensor) -> Tensor:
         return checkpoint_if(self.with_cp, self._forward, x)

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, channel_bounds, global_average, weighting_mlp
+from ..layers import ConvNormAct, global_average, weighting_mlp
 
 __all__ = ['BlockDiagonalSpatialWeighting', 'SpatialWeighting']
 
@@ -67,8 +67,8 @@ class BlockDiagonalSpatialWeighting(nn.Module):
             raise ValueError('BlockDiagonalSpatialWeighting: channels and hidden must be '
                              'positive, one of each per branch, got '
                              f'channels={tuple(channels)}, hidden={tuple(hidden)}')
-        #: (start, end) of each branch's channels in the concatenated pooled vector.
-        self.bounds = channel_bounds(channels)
+        #: Each branch's channels in the concatenated pooled vector.
+        self.channels = [int(c) for c in channels]
         total, total_hidden = sum(channels), sum(hidden)
         self.weight1 = nn.Parameter(torch.zeros(total_hidden, total))
         self.bias1 = nn.Parameter(torch.zeros(total_hidden))
@@ -94,7 +94,7 @@ class BlockDiagonalSpatialWeighting(nn.Module):
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         pooled = torch.cat([global_average(x) for x in xs], dim=1)
         weights = weighting_mlp(pooled, self.weight1, self.bias1, self.weight2, self.bias2)
-        # One reshape for the block, then a slice per branch: an exported graph gets one
-        # node per branch (ONNX Runtime merges the slices into one Split), not three.
+        # One reshape and one split for the block: an exported graph gets a Reshape and
+        # a Split, not a reshape per branch.
         weights = weights.view(-1, self.bias2.shape[0], 1, 1)
-        return [x * weights[:, start:end] for x, (start, end) in zip(xs, self.bounds)]
+        return [x * w for x, w in zip(xs, weights.split(self.channels, dim=1))]

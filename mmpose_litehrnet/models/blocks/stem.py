@@ -53,6 +53,7 @@ class Stem(nn.Module):
         self.with_cp = with_cp
         half = stem_channels // 2
         self.split = half
+        self._halves = [half, stem_channels - half]  # of conv1's output
         mid_channels = int(round(stem_channels * expand_ratio))
         # The released structure: when the stem keeps its width, each half keeps half
         # of it; otherwise the second half keeps stem_channels and the first makes up
@@ -73,9 +74,9 @@ class Stem(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:
         x = self.conv1(x)
-        x1 = self.branch1(x[:, :self.split])
-        x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x[:, self.split:])))
-        return concat_shuffle(x1, x2)
+        first, second = x.split(self._halves, dim=1)
+        x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(second)))
+        return concat_shuffle(self.branch1(first), x2)
 
     def forward(self, x: Tensor) -> Tensor:
         return checkpoint_if(self.with_cp, self._forward, x)

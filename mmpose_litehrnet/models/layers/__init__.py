@@ -1,4 +1,3 @@
-from .channel_bounds import channel_bounds
 from .channel_shuffle import channel_shuffle, concat_shuffle
 from .checkpoint import checkpoint_if
 from .conv_norm_act import (
@@ -14,8 +13,7 @@ from .pooling import global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 
 __all__ = [
-    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_bounds',
-    'channel_shuffle',
+    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_shuffle',
     'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'folded_weighting_mlp',
     'global_average', 'is_channels_last',
     'is_exporting_onnx', 'mul_nearest', 'upsample_bilinear', 'weighting_mlp'
