@@ -17,7 +17,7 @@ any model of the same config after ``switch_to_deploy``.
 """
 import contextlib
 import warnings
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from .models.layers.export import is_exporting_onnx
+from .models.layers.layout import channels_last_device_types
 
 __all__ = ['MatmulConv1x1', 'TensorForward', 'channels_last_device_types',
            'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy',
@@ -175,24 +176,6 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
     return model
-
-
-def channels_last_device_types(channels_last: Union[bool, str, Sequence[str]]) -> Tuple[str, ...]:
-    """``switch_to_deploy``'s ``channels_last`` as a tuple of device types (``True``: the
-    CPU alone, ``False``: none); a ``ValueError`` for a value that names no device type,
-    so that a config can be checked before the model is deployed."""
-    if isinstance(channels_last, bool):
-        return ('cpu', ) if channels_last else ()
-    devices = (channels_last, ) if isinstance(channels_last, str) else tuple(channels_last)
-    for device in devices:
-        try:
-            valid = isinstance(device, str) and torch.device(device).type == device
-        except RuntimeError:
-            valid = False
-        if not valid:
-            raise ValueError('switch_to_deploy: channels_last must be a bool or device '
-                             f"types such as ('cpu', 'cuda'), got {channels_last!r}")
-    return devices
 
 
 def export_onnx(model: nn.Module, x: torch.Tensor, path: str,

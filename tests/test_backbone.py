@@ -129,6 +129,42 @@ def test_training_form_on_the_gpu_gives_the_cpu_gradients(variant, cuda, with_cp
     assert all(g <= 30 * c + 1e-7 for g, c in errors.values()), errors
 
 
+def test_channels_last_training_form_gives_the_nchw_gradients(variant):
+    """``channels_last=True`` (the CPU): training outputs, gradients and norm statistics
+    as close to float64 as the NCHW form's float32 ones (within 30x, as above: the CPU's
+    channels-last kernels round differently), and channels-last outputs."""
+    nchw = randomize_(LiteHRNet(variant), seed=3).train()
+    last = LiteHRNet(variant, channels_last=True).train()
+    last.load_state_dict(nchw.state_dict())
+    x = torch.randn(2, 3, 96, 64, generator=torch.Generator().manual_seed(0))
+    cpu = torch.device('cpu')
+    exact = _training_results(nchw, x, cpu, torch.float64)
+    reference = _training_results(nchw, x, cpu, torch.float32)
+    actual = _training_results(last, x, cpu, torch.float32)
+    errors = {k: (relative_error(actual[k], v), relative_error(reference[k], v))
+              for k, v in exact.items()}
+    assert all(a <= 30 * r + 1e-7 for a, r in errors.values()), errors
+    assert all(o.is_contiguous(memory_format=torch.channels_last) for o in last(x))
+    assert all(o.is_contiguous() for o in nchw(x))
+
+
+def test_channels_last_argument():
+    """Device types as ``switch_to_deploy``'s; naming a GPU stores the convolution
+    weights channels-last (on any device), the CPU alone leaves them NCHW."""
+    def conv_weights(model):
+        return [m.weight for m in model.modules() if isinstance(m, nn.Conv2d)]
+    cpu = LiteHRNet('litehrnet_18', channels_last=True)
+    assert cpu.channels_last_devices == ('cpu', )
+    assert all(w.is_contiguous() for w in conv_weights(cpu))
+    gpus = LiteHRNet('litehrnet_18', channels_last=('cpu', 'cuda'))
+    assert gpus.channels_last_devices == ('cpu', 'cuda')
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in conv_weights(gpus))
+    assert not gpus.stem.conv1.conv.weight.is_contiguous()
+    assert LiteHRNet('litehrnet_18').channels_last_devices == ()
+    with pytest.raises(ValueError, match="got 'gpu'"):
+        LiteHRNet('litehrnet_18', channels_last='gpu')
+
+
 @pytest.mark.parametrize('frozen_stages', [0, 2])
 def test_frozen_stages(frozen_stages):
     model = LiteHRNet('litehrnet_18', frozen_stages=frozen_stages)

@@ -95,6 +95,11 @@ def test_training_line_reports_medians_and_round_ratios():
                     'ours litehrnet_18 2.00, MMPose litehrnet_18 4.10; ratio ours/built-in '
                     '0.49, round by round 0.50 (0.49-0.50) (median, quartiles)')
     assert 'ours litehrnet_18 2000.0' in benchmark.training_line(samples, 'fp32', ms=True)[0]
+    samples[benchmark.TRAINED_CL] = [2.0, 1.0, 1.5]
+    line, ratio = benchmark.training_line(samples, 'batch 32', ms=False)
+    assert ratio == '0.49' and line.endswith(
+        'ours litehrnet_18 channels-last / built-in 0.37, round by round 0.37 (0.33-0.50), '
+        'against ours round by round 0.75 (0.67-1.00)')
 
 
 def test_round_ratios_pair_the_rounds():

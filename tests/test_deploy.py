@@ -432,3 +432,36 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
     assert actual.shape == (2, 17, 63, 48)
     torch.testing.assert_close(actual, expected, rtol=0,
                                atol=1e-4 * expected.abs().max().item())
+
+
+def test_channels_last_from_a_config_predicts_like_nchw():
+    """``model.backbone.channels_last=True`` in a config: MMPose's own training step and
+    inference run on the channels-last training form, with the NCHW form's loss and
+    heatmaps (up to float32 rounding)."""
+    import numpy as np
+    from mmpose.apis import inference_topdown, init_model
+    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+    models = [init_model(config, None, device='cpu', cfg_options={
+        'model.test_cfg.output_heatmaps': True, 'model.backbone.channels_last': last})
+        for last in (False, True)]
+    assert [m.backbone.channels_last_devices for m in models] == [(), ('cpu', )]
+    calibrate_(randomize_(models[0].backbone, seed=6))
+    randomize_(models[0].head, seed=7)
+    models[1].load_state_dict(models[0].state_dict())
+    image = (np.random.default_rng(0).random((240, 180, 3)) * 255).astype(np.uint8)
+    heatmaps = [torch.as_tensor(inference_topdown(m, image)[0].pred_fields.heatmaps)
+                for m in models]
+    torch.testing.assert_close(heatmaps[1], heatmaps[0], rtol=0,
+                               atol=1e-4 * heatmaps[0].abs().max().item())
+    from mmengine.structures import InstanceData, PixelData
+    from mmpose.structures import PoseDataSample
+    losses = []
+    for model in models:
+        sample = PoseDataSample(metainfo=dict(input_size=(192, 256)))
+        gen = torch.Generator().manual_seed(2)
+        sample.gt_fields = PixelData(heatmaps=torch.rand(17, 64, 48, generator=gen))
+        sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
+        image = torch.randint(0, 255, (3, 256, 192), dtype=torch.uint8, generator=gen)
+        data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), True)
+        losses.append(model.train().loss(**data)['loss_kpt'])
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=0)

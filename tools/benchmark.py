@@ -43,6 +43,8 @@ MOBILENET = 'MobileNetV2 SimpleBaseline'
 #: Row-name suffixes of the runtimes that the CPU report compares ours and MobileNetV2 in.
 RUNTIMES = ('', ' + torch.jit.trace', ' + torch.compile', ' ONNX Runtime')
 TRAINED = 'ours litehrnet_18'  # the training-step comparison: this against BASE
+#: The training form with ``channels_last=True`` (on the CPU; timed in the training step).
+TRAINED_CL = f'{TRAINED} channels-last'
 
 
 class PlainHeatmapHead(nn.Module):
@@ -147,6 +149,9 @@ def build_models() -> Dict[str, nn.Module]:
         if name == 'litehrnet_18':  # what the channels-last layout adds on the CPU
             models[f'ours {name} deploy NCHW'] = switch_to_deploy(copy.deepcopy(ours),
                                                                   channels_last=False)
+            models[TRAINED_CL] = _pose_model(
+                dict(type='LiteHRNet', extra=name, channels_last=True), width)
+            models[TRAINED_CL].load_state_dict(ours.state_dict())
     models[MOBILENET] = _pose_model(
         dict(type='MobileNetV2', widen_factor=1., out_indices=(7, )), 1280, deconv=True)
     models['ShuffleNetV2 SimpleBaseline'] = _pose_model(
@@ -165,9 +170,11 @@ def build_models() -> Dict[str, nn.Module]:
 
 def build_device_models(device: torch.device) -> Dict[str, nn.Module]:
     """:func:`build_models` for ``device``: on a GPU the default deploy form runs NCHW,
-    so the CPU's NCHW deploy row becomes the channels-last opt-in there."""
+    so the CPU's NCHW deploy row becomes the channels-last opt-in there (and the
+    CPU-only channels-last training form, the same as ours there, goes)."""
     models = build_models()
     if device.type == 'cuda':
+        del models[TRAINED_CL]
         from mmpose_litehrnet.deploy import switch_to_deploy
         models[DEPLOYED_CL] = switch_to_deploy(models.pop(f'{DEPLOYED} NCHW'),
                                                channels_last=('cuda', ))
@@ -255,12 +262,12 @@ def cuda_graph_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
                    device: torch.device) -> Dict[str, List[float]]:
-    """Seconds of each forward + MSE backward + Adam step, ours vs the built-in,
-    alternating."""
+    """Seconds of each forward + MSE backward + Adam step, ours (and its channels-last
+    form, when given) vs the built-in, alternating."""
     x = torch.randn(batch, 3, *SHAPE, device=device)
     target = torch.randn(batch, 17, SHAPE[0] // 4, SHAPE[1] // 4, device=device)
     steps = {}
-    for key in (TRAINED, BASE):
+    for key in (k for k in (TRAINED, TRAINED_CL, BASE) if k in models):
         model = copy.deepcopy(models[key]).train()
         opt = torch.optim.Adam(model.parameters())
 
@@ -277,13 +284,19 @@ def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
 def training_line(samples: Dict[str, List[float]], label: str, ms: bool) -> Tuple[str, str]:
     """The report's line on :func:`training_steps`, and the median ratio ours/built-in."""
     ours, scale = samples[TRAINED], 1e3 if ms else 1.0
-    ratio = _ratio(statistics.median(ours), statistics.median(samples[BASE]))
-    return (f'Training step, {label} ({"ms" if ms else "s"}, medians of {len(ours)} '
+    median = {k: statistics.median(v) for k, v in samples.items()}
+    ratio = _ratio(median[TRAINED], median[BASE])
+    line = (f'Training step, {label} ({"ms" if ms else "s"}, medians of {len(ours)} '
             'alternating steps): ' + ', '.join(
-                f'{k} {statistics.median(v) * scale:.{1 if ms else 2}f}'
-                for k, v in samples.items())
+                f'{k} {v * scale:.{1 if ms else 2}f}' for k, v in median.items())
             + f'; ratio ours/built-in {ratio}, round by round {round_ratios(ours, samples[BASE])}'
-            ' (median, quartiles)', ratio)
+            ' (median, quartiles)')
+    if TRAINED_CL in samples:
+        last = samples[TRAINED_CL]
+        line += (f'; {TRAINED_CL} / built-in {_ratio(median[TRAINED_CL], median[BASE])}, '
+                 f'round by round {round_ratios(last, samples[BASE])}, against ours round '
+                 f'by round {round_ratios(last, ours)}')
+    return line, ratio
 
 
 def training_report(models: Dict[str, nn.Module], args, device: torch.device, label: str,
@@ -293,8 +306,9 @@ def training_report(models: Dict[str, nn.Module], args, device: torch.device, la
     if TRAINED not in models or BASE not in models:
         return f'Training step: not run (it needs `{TRAINED}` and `{BASE}`).', None
     print(f'training steps ({label}, forward + backward + Adam) ...', flush=True)
-    return training_line(training_steps({k: models[k].to(device) for k in (TRAINED, BASE)},
-                                        args.batch, args.train_rounds, device), label, ms)
+    compared = {k: models[k].to(device) for k in (TRAINED, TRAINED_CL, BASE) if k in models}
+    return training_line(training_steps(compared, args.batch, args.train_rounds, device),
+                         label, ms)
 
 
 def profiled_events(model: Callable, x: torch.Tensor, runs: int) -> Any:

@@ -31,7 +31,7 @@ class SwitchToDeployHook(Hook):
     priority = 'VERY_LOW'
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
-        from ..deploy import channels_last_device_types
+        from ..models.layers import channels_last_device_types
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
         self.channels_last = channels_last_device_types(channels_last)
