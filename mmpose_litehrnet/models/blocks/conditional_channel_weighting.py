@@ -51,7 +51,7 @@ class ConditionalChannelWeighting(nn.Module):
         self.with_cp = with_cp
         self.halves = [c // 2 for c in in_channels]
         #: Each branch's (first half, second half) channels.
-        self.splits = [(h, c - h) for c, h in zip(in_channels, self.halves)]
+        self.split_sizes = [(h, c - h) for c, h in zip(in_channels, self.halves)]
         if 'cross_resolution' in weightings:
             self.cross_resolution_weighting = CrossResolutionWeighting(
                 self.halves, ratio=reduce_ratio, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
@@ -70,7 +70,7 @@ class ConditionalChannelWeighting(nn.Module):
         # One split, not two slices: in training, the backward of a split concatenates
         # the halves' gradients, while each slice's zero-fills a whole input and the two
         # are then added (the largest non-convolution items of a training step).
-        halves = [x.split(sizes, dim=1) for x, sizes in zip(xs, self.splits)]
+        halves = [x.split(sizes, dim=1) for x, sizes in zip(xs, self.split_sizes)]
         firsts = [first for first, _ in halves]
         seconds = [second for _, second in halves]
         if self.cross_resolution_weighting is not None:

@@ -49,8 +49,8 @@ class ShuffleUnit(nn.Module):
         half = out_channels // 2
         self.stride = stride
         self.with_cp = with_cp
-        self.split = half
-        self._halves = [half, in_channels - half]  # stride 1: the split input's halves
+        #: Stride 1: the channels of the half that passes through and of the other.
+        self.split_sizes = (half, in_channels - half)
         if stride > 1:
             self.branch1 = nn.Sequential(
                 ConvNormAct(in_channels, in_channels, 3, stride, groups=in_channels,
@@ -65,7 +65,7 @@ class ShuffleUnit(nn.Module):
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
             return concat_shuffle(self.branch1(x), self.branch2(x))
-        first, second = x.split(self._halves, dim=1)
+        first, second = x.split(self.split_sizes, dim=1)
         return concat_shuffle(first, self.branch2(second))
 
     def forward(self, x: Tensor) -> Tensor:

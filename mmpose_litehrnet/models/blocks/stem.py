@@ -52,8 +52,8 @@ class Stem(nn.Module):
         self.out_channels = out_channels
         self.with_cp = with_cp
         half = stem_channels // 2
-        self.split = half
-        self._halves = [half, stem_channels - half]  # of conv1's output
+        #: Channels of ``conv1``'s output that ``branch1`` and the second branch take.
+        self.split_sizes = (half, stem_channels - half)
         mid_channels = int(round(stem_channels * expand_ratio))
         # The released structure: when the stem keeps its width, each half keeps half
         # of it; otherwise the second half keeps stem_channels and the first makes up
@@ -74,7 +74,7 @@ class Stem(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:
         x = self.conv1(x)
-        first, second = x.split(self._halves, dim=1)
+        first, second = x.split(self.split_sizes, dim=1)
         x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(second)))
         return concat_shuffle(self.branch1(first), x2)
 
@@ -155,7 +155,7 @@ class MergedBranchStem(nn.Sequential):
         first_dw, first_pw = stem.branch1[0][0], stem.branch1[1][0]
         expand, dw, linear = (stem.expand_conv[0], stem.depthwise_conv[0],
                               stem.linear_conv[0])
-        split, mid = stem.split, expand.out_channels
+        split, mid = stem.split_sizes[0], expand.out_channels
         merged = cls(stem.in_channels, stem.conv1[0].out_channels, split, mid,
                      first_pw.out_channels, linear.out_channels)
         merged.to(expand.weight)
