@@ -164,9 +164,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         for name, child in list(module._modules.items()):
             module._modules[name] = _as_matmul(child)
         if isinstance(module, LiteHRNet):
-            module.channels_last_devices = devices
-            if set(devices) - {'cpu'}:
-                module.to(memory_format=torch.channels_last)
+            module.set_channels_last(devices)
         if isinstance(module, CrossResolutionWeighting) and _folded(module.conv1,
                                                                     module.conv2):
             module.direct = True

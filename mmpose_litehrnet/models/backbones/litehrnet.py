@@ -84,10 +84,9 @@ class LiteHRNet(BaseModule):
         norm_cfg = default_norm_cfg(norm_cfg)
         self.in_channels = in_channels
         #: Device types (``'cpu'``, ``'cuda'``) whose inputs are converted to
-        #: ``torch.channels_last`` first (the ``channels_last`` argument; the deploy form
-        #: sets ``('cpu', )`` by default, see ``switch_to_deploy``). Empty: inputs run in
-        #: the layout they come in.
-        self.channels_last_devices = channels_last_device_types(channels_last)
+        #: ``torch.channels_last`` first (see :meth:`set_channels_last`). Empty: inputs
+        #: run in the layout they come in.
+        self.channels_last_devices: Tuple[str, ...] = ()
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         stem_cfg = self.extra['stem']
@@ -118,9 +117,17 @@ class LiteHRNet(BaseModule):
         self.out_indices = self._check_out_indices(out_indices, len(channels))
         #: Channels of each returned output.
         self.out_channels = [channels[i] for i in self.out_indices]
-        if set(self.channels_last_devices) - {'cpu'}:
-            self.to(memory_format=torch.channels_last)  # cuDNN would convert them per call
+        self.set_channels_last(channels_last)
         self._freeze_stages()
+
+    def set_channels_last(self, channels_last: Union[bool, str, Sequence[str]]) -> None:
+        """Runs the network channels-last on the devices ``channels_last`` names (the
+        constructor's argument; ``switch_to_deploy`` calls it for the deploy form); when
+        it names a GPU, the convolution weights are stored channels-last too (cuDNN would
+        otherwise convert them at every call)."""
+        self.channels_last_devices = channels_last_device_types(channels_last)
+        if set(self.channels_last_devices) - {'cpu'}:
+            self.to(memory_format=torch.channels_last)
 
     @staticmethod
     def _check_out_indices(out_indices: Sequence[int], num_outputs: int) -> Tuple[int, ...]:
