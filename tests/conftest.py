@@ -16,6 +16,9 @@ from mmpose_litehrnet.models.backbones import variant_extra
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 POSE_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap')
+#: Our COCO Lite-HRNet-18 pose config.
+COCO_LITEHRNET_18 = osp.join(POSE_CONFIGS, 'coco',
+                             'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
 
 #: The released variants (our names).
 VARIANT_NAMES = ('litehrnet_18', 'litehrnet_30', 'naive_litehrnet_18',
@@ -62,6 +65,24 @@ def calibrate_(model: nn.Module, shape=(4, 3, 128, 96), steps: int = 3) -> nn.Mo
     for _ in range(steps):
         model(torch.randn(*shape, generator=gen))
     return model.eval()
+
+
+def random_pose_model(**cfg_options) -> nn.Module:
+    """MMPose's top-down model of :data:`COCO_LITEHRNET_18` on the CPU, with fixed random
+    weights and calibrated norm statistics, keeping heatmaps in its predictions;
+    ``cfg_options`` (dotted keys) as ``init_model``'s."""
+    from mmpose.apis import init_model
+    model = init_model(COCO_LITEHRNET_18, None, device='cpu', cfg_options={
+        'model.test_cfg.output_heatmaps': True, **cfg_options})
+    calibrate_(randomize_(model.backbone, seed=6))
+    randomize_(model.head, seed=7)
+    return model
+
+
+def random_image(seed: int = 0):
+    """A 240x180 random RGB uint8 image (numpy), as ``inference_topdown`` takes."""
+    import numpy as np
+    return (np.random.default_rng(seed).random((240, 180, 3)) * 255).astype(np.uint8)
 
 
 def mmpose_backbone(name: str) -> nn.Module:

@@ -7,7 +7,15 @@ import sys
 
 import pytest
 import torch
-from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_, relative_error
+from conftest import (
+    POSE_CONFIGS,
+    ROOT,
+    calibrate_,
+    random_image,
+    random_pose_model,
+    randomize_,
+    relative_error,
+)
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose_litehrnet import LiteHRNet
@@ -279,13 +287,9 @@ def test_deployed_pose_model_predicts_through_mmpose():
     """MMPose's own inference (pipeline, flip test, heatmap decoding) on the deployed,
     channels-last model gives the training form's heatmaps and keypoints."""
     import numpy as np
-    from mmpose.apis import inference_topdown, init_model
-    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    model = init_model(config, None, device='cpu',
-                       cfg_options=dict(model=dict(test_cfg=dict(output_heatmaps=True))))
-    calibrate_(randomize_(model.backbone, seed=6))
-    randomize_(model.head, seed=7)
-    image = (np.random.default_rng(0).random((240, 180, 3)) * 255).astype(np.uint8)
+    from mmpose.apis import inference_topdown
+    model = random_pose_model()
+    image = random_image()
     expected = inference_topdown(model, image)[0]
     deployed = copy.deepcopy(model)
     deployed.switch_to_deploy()
@@ -438,17 +442,13 @@ def test_channels_last_from_a_config_predicts_like_nchw():
     """``model.backbone.channels_last=True`` in a config: MMPose's own training step and
     inference run on the channels-last training form, with the NCHW form's loss and
     heatmaps (up to float32 rounding)."""
-    import numpy as np
-    from mmpose.apis import inference_topdown, init_model
-    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    models = [init_model(config, None, device='cpu', cfg_options={
-        'model.test_cfg.output_heatmaps': True, 'model.backbone.channels_last': last})
-        for last in (False, True)]
+    from mmpose.apis import inference_topdown
+    models = [random_pose_model(**{'model.backbone.channels_last': last})
+              for last in (False, True)]
     assert [m.backbone.channels_last_devices for m in models] == [(), ('cpu', )]
-    calibrate_(randomize_(models[0].backbone, seed=6))
-    randomize_(models[0].head, seed=7)
+    # The same numbers: calibrated in either layout, the statistics differ in rounding.
     models[1].load_state_dict(models[0].state_dict())
-    image = (np.random.default_rng(0).random((240, 180, 3)) * 255).astype(np.uint8)
+    image = random_image()
     heatmaps = [torch.as_tensor(inference_topdown(m, image)[0].pred_fields.heatmaps)
                 for m in models]
     torch.testing.assert_close(heatmaps[1], heatmaps[0], rtol=0,

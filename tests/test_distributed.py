@@ -10,12 +10,11 @@ norm statistics are per process (SyncBN needs a GPU), so the model uses a per-sa
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from conftest import randomize_
+from conftest import random_image, random_pose_model, randomize_
 
 from mmpose_litehrnet import LiteHRNet
 
 STEPS = 2
-POSE_CONFIG = 'coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'
 
 
 def _model() -> torch.nn.Module:
@@ -75,25 +74,6 @@ def test_ddp_two_processes_equal_one_process(tmp_path):
     assert moved > 100
 
 
-def _pose_model():
-    """The COCO Lite-HRNet-18 pose model, random weights and statistics (same in every
-    process), heatmaps kept in its predictions."""
-    import os.path as osp
-
-    from conftest import POSE_CONFIGS, calibrate_
-    from mmpose.apis import init_model
-    model = init_model(osp.join(POSE_CONFIGS, POSE_CONFIG), None, device='cpu',
-                       cfg_options=dict(model=dict(test_cfg=dict(output_heatmaps=True))))
-    calibrate_(randomize_(model.backbone, seed=6))
-    randomize_(model.head, seed=7)
-    return model
-
-
-def _image(rank: int):
-    import numpy as np
-    return (np.random.default_rng(rank).random((240, 180, 3)) * 255).astype(np.uint8)
-
-
 def _deploy_hook_worker(rank: int, world: int, init_file: str, out: str) -> None:
     """``mim test``'s order under the PyTorch launcher: the runner wraps the model in
     ``MMDistributedDataParallel``, then ``SwitchToDeployHook.before_test`` gets the
@@ -110,12 +90,12 @@ def _deploy_hook_worker(rank: int, world: int, init_file: str, out: str) -> None
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
                             world_size=world)
     torch.set_num_threads(1)
-    model = _pose_model()
+    model = random_pose_model()
     wrapper = MMDistributedDataParallel(model)
     hook = SwitchToDeployHook()
     hook.before_test(SimpleNamespace(model=wrapper, hooks=[hook]))
     pipeline = Compose(model.cfg.test_dataloader.dataset.pipeline)
-    image = _image(rank)
+    image = random_image(rank)
     sample = pipeline(dict(img=image, bbox=np.array([[0, 0, 180, 240]], np.float32),
                            bbox_score=np.ones(1, np.float32), **model.dataset_meta))
     with torch.no_grad():
@@ -135,12 +115,12 @@ def test_switch_to_deploy_hook_under_distributed_data_parallel(tmp_path):
     out = str(tmp_path / 'rank')
     mp.spawn(_deploy_hook_worker, args=(2, str(tmp_path / 'init'), out), nprocs=2,
              join=True)
-    model = _pose_model()
+    model = random_pose_model()
     model.switch_to_deploy()
     for rank in range(2):
         result = torch.load(f'{out}.{rank}', weights_only=True)
         assert result['norms'] == 0 and result['channels_last'] == ('cpu', )
-        expected = inference_topdown(model, _image(rank))[0]
+        expected = inference_topdown(model, random_image(rank))[0]
         heatmaps = torch.as_tensor(expected.pred_fields.heatmaps)
         # float32 rounding: one thread per rank here, two in this process
         torch.testing.assert_close(result['heatmaps'], heatmaps, rtol=0,

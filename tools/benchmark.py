@@ -262,12 +262,12 @@ def cuda_graph_fn(model: nn.Module, x: torch.Tensor) -> Callable[[], None]:
 
 def training_steps(models: Dict[str, nn.Module], batch: int, rounds: int,
                    device: torch.device) -> Dict[str, List[float]]:
-    """Seconds of each forward + MSE backward + Adam step, ours (and its channels-last
-    form, when given) vs the built-in, alternating."""
+    """Seconds of each forward + MSE backward + Adam step of each of ``models`` (ours,
+    its channels-last form, the built-in), alternating."""
     x = torch.randn(batch, 3, *SHAPE, device=device)
     target = torch.randn(batch, 17, SHAPE[0] // 4, SHAPE[1] // 4, device=device)
     steps = {}
-    for key in (k for k in (TRAINED, TRAINED_CL, BASE) if k in models):
+    for key in models:
         model = copy.deepcopy(models[key]).train()
         opt = torch.optim.Adam(model.parameters())
 
