@@ -1,10 +1,11 @@
 """The fused nearest-upsampling product and sum equal their definitions bit for bit; the
-layout-aware pooling equals its definition."""
+pooling forms equal their definitions."""
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mmpose_litehrnet.models.layers import (
+    adaptive_average_by_products,
     add_nearest,
     channel_shuffle,
     concat_shuffle,
@@ -132,3 +133,14 @@ def test_global_average_is_the_spatial_mean_in_every_layout(shape):
         actual = global_average(xc)
         assert actual.shape == shape[:2]
         torch.testing.assert_close(actual, x.mean((2, 3)), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize('shape,size', [
+    ((1, 20, 63, 48), (8, 6)), ((2, 3, 65, 49), (9, 7)), ((1, 4, 16, 12), (8, 6)),
+    ((1, 2, 5, 4), (7, 6)), ((1, 2, 5, 4), (1, 1))])
+def test_adaptive_average_by_products_is_adaptive_pooling(shape, size):
+    """Windows of unequal length (63 -> 8), overlapping ones (65 -> 9), equal ones, more
+    outputs than inputs, and the global average."""
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(4))
+    torch.testing.assert_close(adaptive_average_by_products(x, size),
+                               F.adaptive_avg_pool2d(x, size), rtol=1e-6, atol=1e-6)

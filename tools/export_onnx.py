@@ -5,9 +5,9 @@
 
 Input (1, 3, H, W) normalised image, output the heatmaps; with --dynamic-batch the input
 is (N, 3, H, W) for any N (checked at N = 1 and 3). Opset 17, TorchScript-based
-exporter. The exported graph is fixed to H x W: the cross-resolution weighting pools every
-branch to the smallest one, which ONNX can only express as a plain average pooling when
-the branch sizes divide, i.e. for H and W divisible by 32 (any size works in PyTorch).
+exporter. Any H and W; the exported graph is fixed to them: the cross-resolution weighting
+pools every branch to the smallest one, a plain average pooling when the branch sizes
+divide (H and W divisible by 32), otherwise two products with constant pooling matrices.
 Exits non-zero if ONNX Runtime differs from PyTorch by more than --atol.
 """
 import argparse
@@ -34,10 +34,6 @@ def main() -> int:
     from mmpose_litehrnet.apis import export_path, init_heatmap_model
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
-    if h % 32 or w % 32:
-        print(f'error: ONNX export needs H and W divisible by 32, got {h}x{w}',
-              file=sys.stderr)
-        return 2
     model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'onnx', f'{h}x{w}.onnx')
     gen = torch.Generator().manual_seed(0)

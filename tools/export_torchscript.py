@@ -8,7 +8,7 @@ Input (N, 3, H, W) normalised image, output the heatmaps. The file loads with
 forward pass: on a CPU the traced deploy form (``--deploy``, recommended) is about a
 third faster than the same model in eager PyTorch (docs/benchmark.md). Tracing records
 the shape logic for N x 3 x H x W, so the file is only valid at that shape; any H and W
-work (unlike ONNX, no multiple of 32 is needed). The check runs the loaded file on a
+work. The check runs the loaded file on a
 fresh input of that shape and exits non-zero if it differs from PyTorch by more than
 --atol.
 """

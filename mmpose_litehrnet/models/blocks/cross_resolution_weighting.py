@@ -8,6 +8,7 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
+    adaptive_average_by_products,
     default_norm_cfg,
     folded_weighting_mlp,
     is_channels_last,
@@ -76,12 +77,9 @@ class CrossResolutionWeighting(nn.Module):
             # has no adaptive pooling with a computed size; on a GPU, adaptive pooling's
             # channels-last kernel took 20 us per call at batch 1 (H200), 4x the NCHW one.
             return F.avg_pool2d(x, (h // th, w // tw))
-        if not exporting:
-            return F.adaptive_avg_pool2d(x, size)
-        raise ValueError(
-            f'CrossResolutionWeighting: ONNX export needs each branch to be a whole '
-            f'multiple of the smallest one, got {h}x{w} and {th}x{tw}: use an input '
-            'size divisible by 32')
+        if exporting:  # windows of unequal length: no ONNX pooling node has them
+            return adaptive_average_by_products(x, size)
+        return F.adaptive_avg_pool2d(x, size)
 
     def forward(self, xs: List[Tensor],
                 sources: Optional[Sequence[Tensor]] = None) -> List[Tensor]:

@@ -9,11 +9,12 @@ from .conv_norm_act import (
 )
 from .export import is_exporting_onnx
 from .layout import channels_last_device_types, is_channels_last
-from .pooling import global_average
+from .pooling import adaptive_average_by_products, global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 
 __all__ = [
-    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'add_nearest', 'channel_shuffle',
+    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'adaptive_average_by_products',
+    'add_nearest', 'channel_shuffle',
     'channels_last_device_types',
     'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'folded_weighting_mlp',
     'global_average', 'is_channels_last',
