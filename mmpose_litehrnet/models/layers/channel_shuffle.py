@@ -19,9 +19,11 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
         Tensor: (N, C, H, W) where output channel ``k * groups + g`` is input channel
         ``g * C / groups + k``.
     """
-    n, c, h, w = x.shape
-    x = x.view(n, groups, c // groups, h, w).transpose(1, 2)
-    return x.reshape(n, c, h, w)
+    # Python ints and -1 for the batch: an exported graph then reshapes to constant
+    # shapes (no Shape nodes), whatever its batch axis.
+    c, h, w = (int(v) for v in x.shape[1:])
+    x = x.view(-1, groups, c // groups, h, w).transpose(1, 2)
+    return x.reshape(-1, c, h, w)
 
 
 def concat_shuffle(a: Tensor, b: Tensor) -> Tensor:

@@ -1,6 +1,6 @@
 """Nearest-neighbour resizing, as a module and fused into a product or a sum; bilinear
 upsampling that avoids a slow GPU kernel."""
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -11,6 +11,20 @@ from .export import is_exporting_onnx
 from .layout import is_channels_last
 
 __all__ = ['NearestResize', 'add_nearest', 'mul_nearest', 'upsample_bilinear']
+
+
+def _interpolate(x: Tensor, size: Sequence[int], mode: str,
+                 align_corners: Optional[bool] = None) -> Tensor:
+    """``F.interpolate(x, size=size, ...)``. In ONNX export, a size that is a whole
+    multiple of ``x``'s is given as scale factors instead: the ``Resize`` node then takes
+    constant scales, not a size assembled from ``Shape`` nodes (the same result: nearest
+    and align-corners bilinear map output to input coordinates by the sizes alone)."""
+    if is_exporting_onnx():
+        (h, w), (th, tw) = ((int(a), int(b)) for a, b in (x.shape[-2:], size))
+        if th % h == 0 and tw % w == 0:
+            return F.interpolate(x, scale_factor=(float(th // h), float(tw // w)), mode=mode,
+                                 align_corners=align_corners)
+    return F.interpolate(x, size=size, mode=mode, align_corners=align_corners)
 
 
 def _power_of_two_ratios(big: Tensor, small: Tensor) -> Optional[Tuple[int, int]]:
@@ -81,7 +95,7 @@ def _nearest_op(op: str, x: Tensor, small: Tensor, in_place: bool = False) -> Te
     is then left as it was and the result is a new tensor."""
     ratios = _fusable_ratios(x, small)
     if ratios is None:
-        upsampled = F.interpolate(small, size=x.shape[-2:], mode='nearest')
+        upsampled = _interpolate(small, x.shape[-2:], 'nearest')
         return getattr(x, op + '_')(upsampled) if in_place else getattr(torch, op)(x, upsampled)
     nhwc = is_channels_last(x)
     big, repeated = (_nhwc_blocks if nhwc else _blocks)(x, small, ratios, _rows_first(x))
@@ -134,7 +148,7 @@ class NearestResize(nn.Module):
     def forward(self, x: Tensor, size: List[int], into: Optional[Tensor] = None,
                 in_place: bool = False) -> Tensor:
         if into is None:
-            return F.interpolate(x, size=size, mode='nearest')
+            return _interpolate(x, size, 'nearest')
         return add_nearest(into, x, in_place)
 
 
@@ -153,4 +167,4 @@ def upsample_bilinear(x: Tensor, size: List[int]) -> Tensor:
         resized = F.interpolate(x.contiguous(memory_format=torch.channels_last), size=size,
                                 mode='bilinear', align_corners=True)
         return resized.contiguous()
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=True)
+    return _interpolate(x, size, 'bilinear', align_corners=True)
