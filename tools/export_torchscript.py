@@ -8,9 +8,8 @@ Input (N, 3, H, W) normalised image, output the heatmaps. The file loads with
 forward pass: on a CPU the traced deploy form (``--deploy``, recommended) is about a
 third faster than the same model in eager PyTorch (docs/benchmark.md). Tracing records
 the shape logic for N x 3 x H x W, so the file is only valid at that shape; any H and W
-work. The check runs the loaded file on a
-fresh input of that shape and exits non-zero if it differs from PyTorch by more than
---atol.
+work. The check runs the loaded file on a fresh input of that shape and exits non-zero if
+it differs from PyTorch by more than --atol.
 """
 import argparse
 import sys

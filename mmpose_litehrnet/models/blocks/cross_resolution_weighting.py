@@ -93,9 +93,9 @@ class CrossResolutionWeighting(nn.Module):
         sources = [None] * len(xs) if sources is None else sources
         pooled = [self._pool(x, smallest, source)
                   for x, source in zip(xs[:-1], sources)] + [xs[-1]]
-        # The direct form's matrix products would need two Transposes in an ONNX graph,
-        # where ONNX Runtime's 1x1 convolutions took less time: 0.95x the whole model's
-        # latency (Lite-HRNet-18 at 256x192, 2 threads, 40 alternating rounds).
+        # The direct form's matrix products would need two Transposes in an ONNX graph;
+        # exported as the 1x1 convolutions, ONNX Runtime took 0.96x the time per round
+        # (Lite-HRNet-18 at 256x192, 2 threads, 80 alternating rounds).
         weights = self._direct_weights(pooled) if self.direct and not is_exporting_onnx() \
             else self.conv2(self.conv1(torch.cat(pooled, dim=1)))
         # A split, not a slice per branch: see ConditionalChannelWeighting._forward.

@@ -17,8 +17,8 @@ def _interpolate(x: Tensor, size: Sequence[int], mode: str,
                  align_corners: Optional[bool] = None) -> Tensor:
     """``F.interpolate(x, size=size, ...)``. In ONNX export, a size that is a whole
     multiple of ``x``'s is given as scale factors instead: the ``Resize`` node then takes
-    constant scales, not a size assembled from ``Shape`` nodes (the same result: nearest
-    and align-corners bilinear map output to input coordinates by the sizes alone)."""
+    constant scales, not a size assembled from ``Shape`` nodes (the same result at whole
+    factors, where the scale is exactly the ratio of the sizes)."""
     if is_exporting_onnx():
         (h, w), (th, tw) = ((int(a), int(b)) for a, b in (x.shape[-2:], size))
         if th % h == 0 and tw % w == 0:
