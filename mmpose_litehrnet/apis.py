@@ -1,32 +1,42 @@
-"""Top-down inference and drawing with MMPose's own APIs (needs mmpose installed)."""
+"""Top-down inference and drawing with MMPose's own APIs (needs mmpose installed); models
+for the export tools (MMPose or MMSeg)."""
 import os
 import os.path as osp
 from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ['export_path', 'init_heatmap_model', 'predict_and_draw']
+__all__ = ['export_path', 'init_tensor_model', 'is_segmentation_config', 'predict_and_draw']
 
 
-def init_heatmap_model(config: str, checkpoint: Optional[str], deploy: bool = False,
-                       device: str = 'cpu'):
-    """A top-down pose model from its config and checkpoint (MMPose's ``init_model``),
-    in eval mode, optionally in deploy form (:func:`mmpose_litehrnet.deploy.switch_to_deploy`),
-    wrapped to map a normalised image batch to heatmaps: what the export tools trace.
+def init_tensor_model(config: str, checkpoint: Optional[str], deploy: bool = False,
+                      device: str = 'cpu'):
+    """A top-down pose model or an MMSeg segmentor from its config and checkpoint (with
+    MMPose's or MMSeg's ``init_model``, by the config's ``default_scope``), in eval mode,
+    optionally in deploy form (:func:`mmpose_litehrnet.deploy.switch_to_deploy`), wrapped
+    to map a normalised image batch to its tensor output: what the export tools trace.
 
     Returns:
-        TensorForward: (N, 3, H, W) -> heatmaps, (N, K, ceil(H / 4), ceil(W / 4)) for
-        Lite-HRNet.
+        TensorForward: (N, 3, H, W) -> for Lite-HRNet, heatmaps (N, K, ceil(H / 4),
+        ceil(W / 4)) or segmentation logits (N, classes, ceil(H / 4), ceil(W / 4)).
     """
-    from mmpose.apis import init_model
-
     import mmpose_litehrnet  # noqa: F401  (registry and safe checkpoint loading)
     from mmpose_litehrnet.deploy import TensorForward, switch_to_deploy
 
+    if is_segmentation_config(config):
+        from mmseg.apis import init_model
+    else:
+        from mmpose.apis import init_model
     model = init_model(config, checkpoint, device=device).eval()
     if deploy:
         switch_to_deploy(model)
     return TensorForward(model).eval()
+
+
+def is_segmentation_config(config: str) -> bool:
+    """Whether ``config`` builds an MMSeg model (``default_scope='mmseg'``)."""
+    from mmengine.config import Config
+    return Config.fromfile(config).get('default_scope') == 'mmseg'
 
 
 def export_path(config: str, out: Optional[str], kind: str, suffix: str) -> str:

@@ -353,14 +353,14 @@ def test_channels_last_input():
 
 
 def _random_checkpoint(config: str, path: str) -> str:
-    """Saves a checkpoint of ``config``'s pose model with random weights and calibrated
-    norm statistics in the backbone; returns ``path``."""
+    """Saves a checkpoint of ``config``'s model (pose or segmentation) with random weights
+    and calibrated norm statistics in the backbone; returns ``path``."""
     from mmengine.config import Config
 
     from mmpose_litehrnet.analysis.complexity import build_model_from_config
     model = build_model_from_config(Config.fromfile(config))
     calibrate_(randomize_(model.backbone))
-    torch.save({'state_dict': model.state_dict()}, path)
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)  # MMSeg needs meta
     return path
 
 
@@ -387,7 +387,7 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     import onnx
     import onnxruntime as ort
 
-    from mmpose_litehrnet.apis import init_heatmap_model
+    from mmpose_litehrnet.apis import init_tensor_model
     config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
     out = str(tmp_path / 'model.onnx')
@@ -405,7 +405,7 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     x = torch.randn(4, 3, 256, 192, generator=torch.Generator().manual_seed(6))
     actual = session.run(None, {'input': x.numpy()})[0]
     with torch.no_grad():
-        expected = init_heatmap_model(config, ckpt, deploy=True)(x)
+        expected = init_tensor_model(config, ckpt, deploy=True)(x)
     assert actual.shape == (4, 17, 64, 48)
     torch.testing.assert_close(torch.from_numpy(actual), expected, rtol=1e-4, atol=1e-4)
 
@@ -425,10 +425,26 @@ def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):
         in result.stdout
 
 
+def test_onnx_export_of_a_segmentor(tmp_path):
+    """An MMSeg config: the whole segmentor (backbone, FCN head with its resize + concat of
+    the four branches) to its logits, deploy form, dynamic batch; ONNX Runtime must give
+    PyTorch's logits."""
+    config = osp.join(ROOT, 'configs', 'seg', 'litehrnet',
+                      'fcn_litehrnet-18_8xb2-160k_cityscapes-512x1024.py')
+    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
+         '256', '512', '--out', str(tmp_path / 'model.onnx'), '--deploy', '--dynamic-batch'],
+        capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert 'input N (dynamic, checked at 1 and 3)x3x256x512, logits (19, 64, 128)' \
+        in result.stdout
+
+
 def test_torchscript_export_runs_without_python_and_matches_the_training_form(tmp_path):
     """The exported file (deploy form, an odd size, batch 2) loads with ``torch.jit.load``
     alone and gives the training form's heatmaps."""
-    from mmpose_litehrnet.apis import init_heatmap_model
+    from mmpose_litehrnet.apis import init_tensor_model
     config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
     out = str(tmp_path / 'model.pt')
@@ -439,7 +455,7 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     assert 'TorchScript vs PyTorch max abs diff' in result.stdout
     script = torch.jit.load(out)
-    training_form = init_heatmap_model(config, ckpt)
+    training_form = init_tensor_model(config, ckpt)
     x = torch.randn(2, 3, 250, 190, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = training_form(x)

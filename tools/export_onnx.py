@@ -1,9 +1,12 @@
-"""Exports a whole top-down pose model to ONNX and checks ONNX Runtime against PyTorch.
+"""Exports a whole top-down pose model or MMSeg segmentor to ONNX and checks ONNX Runtime
+against PyTorch.
 
     python tools/export_onnx.py CONFIG CHECKPOINT --shape H W [--out F.onnx] [--deploy]
         [--dynamic-batch]
 
-Input (1, 3, H, W) normalised image, output the heatmaps; with --dynamic-batch the input
+Input (1, 3, H, W) normalised image, output the heatmaps (a pose config) or the
+segmentation logits before their resize to the image (an MMSeg config: its
+``default_scope`` is ``mmseg``); with --dynamic-batch the input
 is (N, 3, H, W) for any N (checked at N = 1 and 3). Opset 17, TorchScript-based
 exporter. Any H and W; the exported graph is fixed to them: the cross-resolution weighting
 pools every branch to the smallest one, a plain average pooling when the branch sizes
@@ -31,15 +34,16 @@ def main() -> int:
     import onnx
     import onnxruntime as ort
 
-    from mmpose_litehrnet.apis import export_path, init_heatmap_model
+    from mmpose_litehrnet.apis import export_path, init_tensor_model, is_segmentation_config
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
-    model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
+    output = 'logits' if is_segmentation_config(args.config) else 'heatmaps'
+    model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'onnx', f'{h}x{w}.onnx')
     gen = torch.Generator().manual_seed(0)
     # Traced at batch 2 when the batch is dynamic: a batch of 1 can be specialised away.
     export_onnx(model, torch.randn(2 if args.dynamic_batch else 1, 3, h, w, generator=gen),
-                out, dynamic_batch=args.dynamic_batch)
+                out, output_names=(output, ), dynamic_batch=args.dynamic_batch)
     onnx.checker.check_model(onnx.load(out))
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
     diff = 0.0
@@ -56,7 +60,7 @@ def main() -> int:
         diff = max(diff, float(np.abs(actual - expected).max()))
     batch = f'N (dynamic, checked at {" and ".join(map(str, batches))})' \
         if args.dynamic_batch else '1'
-    print(f'exported {out}: input {batch}x3x{h}x{w}, heatmaps {tuple(actual.shape[1:])} per '
+    print(f'exported {out}: input {batch}x3x{h}x{w}, {output} {tuple(actual.shape[1:])} per '
           f'image, ONNX Runtime vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1
 

@@ -1,9 +1,11 @@
-"""Traces a whole top-down pose model to TorchScript and checks it against PyTorch.
+"""Traces a whole top-down pose model or MMSeg segmentor to TorchScript and checks it
+against PyTorch.
 
     python tools/export_torchscript.py CONFIG CHECKPOINT --shape H W [--batch N]
         [--out F.pt] [--deploy]
 
-Input (N, 3, H, W) normalised image, output the heatmaps. The file loads with
+Input (N, 3, H, W) normalised image, output the heatmaps or, for an MMSeg config, the
+segmentation logits before their resize to the image. The file loads with
 ``torch.jit.load`` alone (no MMPose, MMCV or this package) and runs without Python in the
 forward pass: on a CPU the traced deploy form (``--deploy``, recommended) is about a
 third faster than the same model in eager PyTorch (docs/benchmark.md). Tracing records
@@ -28,14 +30,14 @@ def main() -> int:
                         help='fold batch norms and use the deploy form first (faster)')
     parser.add_argument('--atol', type=float, default=1e-4)
     args = parser.parse_args()
-    from mmpose_litehrnet.apis import export_path, init_heatmap_model
+    from mmpose_litehrnet.apis import export_path, init_tensor_model
     from mmpose_litehrnet.deploy import trace_torchscript
     (h, w), n = args.shape, args.batch
     if min(h, w, n) < 1:
         print(f'error: --shape and --batch must be positive, got {n}x{h}x{w}',
               file=sys.stderr)
         return 2
-    model = init_heatmap_model(args.config, args.checkpoint, deploy=args.deploy)
+    model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
     seeds = torch.Generator().manual_seed(0)
     torch.jit.save(trace_torchscript(model, torch.randn(n, 3, h, w, generator=seeds)), out)
@@ -44,7 +46,7 @@ def main() -> int:
     with torch.no_grad():
         actual, expected = loaded(x), model(x)
     diff = (actual - expected).abs().max().item()
-    print(f'exported {out}: input {n}x3x{h}x{w}, heatmaps {tuple(actual.shape)}, '
+    print(f'exported {out}: input {n}x3x{h}x{w}, output {tuple(actual.shape)}, '
           f'TorchScript vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1
 
