@@ -1,10 +1,13 @@
-"""The model-zoo configs: parameter counts and the paper's FLOPs table."""
+"""The model-zoo configs: parameter counts, the paper's FLOPs table, the metafiles."""
+import glob
 import os.path as osp
+import re
 import subprocess
 import sys
 
 import pytest
 import torch
+import yaml
 from conftest import POSE_CONFIGS, ROOT, mmpose_backbone
 from mmengine.config import Config
 
@@ -87,3 +90,60 @@ def test_flops_tool_prints_both_conventions():
     assert cells[1:5] == ['litehrnet_18', '256x192', '1,130,769', '205.2M']
     assert cells[5].endswith('M') and float(cells[5][:-1]) > 150
     assert 'paper' in result.stdout and 'MMEngine' in result.stdout
+
+
+def _readme_zoo_rows() -> dict:
+    """README's model-zoo table: config name -> (authors, MMPose zoo, checkpoint cell)."""
+    with open(osp.join(ROOT, 'README.md')) as f:
+        rows = re.findall(r'^\| `(?:coco|mpii)/([^`]+)`[^|]*((?:\|[^|\n]*){7})\|$', f.read(),
+                          re.MULTILINE)
+    return {name: [cell.strip() for cell in cells.split('|')[1:]][4:] for name, cells in rows}
+
+
+def _mmpose_metafile_models() -> dict:
+    """MMPose 1.3.2's own Lite-HRNet metafiles (shipped in its package): name -> model."""
+    import mmpose
+    found = glob.glob(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
+                               'body_2d_keypoint', 'topdown_heatmap', '*', 'litehrnet_*.yml'))
+    assert len(found) == 2, found
+    return {m['Name']: m for path in found for m in yaml.safe_load(open(path))['Models']}
+
+
+def test_metafiles_agree_with_configs_readme_and_mmpose():
+    """model-index.yml imports one metafile per dataset; each released checkpoint's config
+    has one entry whose weights are the config's ``released_checkpoint``, whose
+    architecture is the config's backbone, whose parameters and FLOPs are the pinned ones
+    above, and whose results are MMPose's metafile's for its checkpoints (same weights)
+    and the README table's published number for every checkpoint."""
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        imported = sorted(osp.join(ROOT, p) for p in yaml.safe_load(f)['Import'])
+    assert imported == sorted(glob.glob(osp.join(POSE_CONFIGS, '*', 'litehrnet_*.yml')))
+    models = [m for path in imported for m in yaml.safe_load(open(path))['Models']]
+    configs = {}
+    for path in glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')):
+        cfg = Config.fromfile(path)
+        if cfg.get('released_checkpoint'):
+            configs[osp.relpath(path, ROOT)] = cfg
+    assert sorted(m['Config'] for m in models) == sorted(configs)
+    pinned = {name: (params, flops) for name, params, flops in ZOO}
+    readme, mmpose_models = _readme_zoo_rows(), _mmpose_metafile_models()
+    from_mmpose = 0
+    for model in models:
+        cfg, name = configs[model['Config']], model['Name']
+        assert name == osp.basename(model['Config'])[:-3]
+        assert model['Weights'] == cfg.released_checkpoint
+        assert model['Metadata']['Architecture'] == [cfg.model.backbone.type]
+        assert (model['Metadata']['Parameters'], model['Metadata']['FLOPs']) == pinned[name]
+        (result, ) = model['Results']
+        metrics = result['Metrics']
+        if name in mmpose_models:
+            theirs = mmpose_models[name]
+            assert model['Weights'] == theirs['Weights']
+            assert metrics == theirs['Results'][0]['Metrics']
+            from_mmpose += 1
+        authors, zoo, checkpoint = readme[name]
+        published = zoo if name in mmpose_models else authors
+        main_metric = metrics['AP' if result['Dataset'] == 'COCO' else 'Mean']
+        assert f'{main_metric * 100:.1f}' == published, (name, main_metric, published)
+        assert model['Weights'] in checkpoint
+    assert from_mmpose == 6
