@@ -283,6 +283,29 @@ def test_switch_to_deploy_hook_deploys_the_model_and_refuses_ema():
         SwitchToDeployHook(channels_last='gpu')
 
 
+def test_switch_to_deploy_hook_on_a_model_already_on_the_gpu(cuda):
+    """``mim test`` on a GPU moves the model there before the hook runs: the hook deploys
+    it in place on the GPU (folding, merged stem, block-diagonal weightings made on the
+    weights' device), channels-last there when asked, with the training form's outputs."""
+    from types import SimpleNamespace
+
+    from mmpose_litehrnet.engine import SwitchToDeployHook
+    model = calibrate_(randomize_(LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)), seed=4))
+    model.to(cuda).eval()
+    x = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(0)).to(cuda)
+    with torch.no_grad():
+        expected = model(x)
+    SwitchToDeployHook(channels_last=('cuda', )).before_test(
+        SimpleNamespace(model=model, hooks=[]))
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert all(p.is_cuda for p in model.parameters())
+    with torch.no_grad():
+        actual = model(x)
+    for a, e in zip(actual, expected):
+        assert a.is_contiguous(memory_format=torch.channels_last)
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
+
+
 def test_deployed_pose_model_predicts_through_mmpose():
     """MMPose's own inference (pipeline, flip test, heatmap decoding) on the deployed,
     channels-last model gives the training form's heatmaps and keypoints."""
