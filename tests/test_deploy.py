@@ -4,6 +4,7 @@ import copy
 import os.path as osp
 import subprocess
 import sys
+from typing import Sequence, Tuple
 
 import pytest
 import torch
@@ -387,21 +388,32 @@ def _random_checkpoint(config: str, path: str) -> str:
     return path
 
 
+COCO_256x192 = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+
+
+def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: str
+            ) -> Tuple[str, str, str]:
+    """Runs ``tools/<tool>.py`` on ``config`` with a :func:`_random_checkpoint` at
+    ``shape`` (H, W) and ``options``; asserts it succeeded. Returns its stdout, the
+    checkpoint and the exported file."""
+    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
+    out = str(tmp_path / ('model.onnx' if tool == 'export_onnx' else 'model.pt'))
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), config, ckpt, '--shape',
+         *map(str, shape), '--out', out, *options], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    return result.stdout, ckpt, out
+
+
 @pytest.mark.parametrize('config,shape', [
     ('coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py', (256, 192)),
     ('coco/td-hm_litehrnet-18_8xb32-210e_coco-384x288.py', (384, 288)),
     ('mpii/td-hm_litehrnet-18_8xb64-210e_mpii-256x256.py', (256, 256)),
 ])
 def test_onnx_export_matches_pytorch(config, shape, tmp_path):
-    config = osp.join(POSE_CONFIGS, config)
-    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / 'model.onnx')
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
-         *map(str, shape), '--out', out, '--deploy'], capture_output=True, text=True,
-        cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert 'max abs diff' in result.stdout and osp.getsize(out) > 1e5
+    stdout, _, out = _export('export_onnx', osp.join(POSE_CONFIGS, config), shape, tmp_path,
+                             '--deploy')
+    assert 'max abs diff' in stdout and osp.getsize(out) > 1e5
 
 
 def test_onnx_export_with_a_dynamic_batch(tmp_path):
@@ -411,15 +423,9 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     import onnxruntime as ort
 
     from mmpose_litehrnet.apis import init_tensor_model
-    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / 'model.onnx')
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
-         '256', '192', '--out', out, '--deploy', '--dynamic-batch'], capture_output=True,
-        text=True, cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert 'input N (dynamic, checked at 1 and 3)x3x256x192' in result.stdout
+    stdout, ckpt, out = _export('export_onnx', COCO_256x192, (256, 192), tmp_path, '--deploy',
+                                '--dynamic-batch')
+    assert 'input N (dynamic, checked at 1 and 3)x3x256x192' in stdout
     # Every reshape and resize target is a constant, the batch axis included (-1): no
     # shape arithmetic for a converter to fold.
     assert 'Shape' not in {node.op_type for node in onnx.load(out).graph.node}
@@ -428,7 +434,7 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     x = torch.randn(4, 3, 256, 192, generator=torch.Generator().manual_seed(6))
     actual = session.run(None, {'input': x.numpy()})[0]
     with torch.no_grad():
-        expected = init_tensor_model(config, ckpt, deploy=True)(x)
+        expected = init_tensor_model(COCO_256x192, ckpt, deploy=True)(x)
     assert actual.shape == (4, 17, 64, 48)
     torch.testing.assert_close(torch.from_numpy(actual), expected, rtol=1e-4, atol=1e-4)
 
@@ -437,15 +443,9 @@ def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):
     """At 250x190 the branches (63x48 .. 8x6) do not divide: the cross-resolution pooling
     is exported as products with pooling matrices; ONNX Runtime must still give PyTorch's
     heatmaps (adaptive pooling), with a dynamic batch as well."""
-    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
-         '250', '190', '--out', str(tmp_path / 'model.onnx'), '--deploy', '--dynamic-batch'],
-        capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert 'input N (dynamic, checked at 1 and 3)x3x250x190, heatmaps (17, 63, 48)' \
-        in result.stdout
+    stdout = _export('export_onnx', COCO_256x192, (250, 190), tmp_path, '--deploy',
+                     '--dynamic-batch')[0]
+    assert 'input N (dynamic, checked at 1 and 3)x3x250x190, heatmaps (17, 63, 48)' in stdout
 
 
 def test_onnx_export_of_a_segmentor(tmp_path):
@@ -454,31 +454,20 @@ def test_onnx_export_of_a_segmentor(tmp_path):
     PyTorch's logits."""
     config = osp.join(ROOT, 'configs', 'seg', 'litehrnet',
                       'fcn_litehrnet-18_8xb2-160k_cityscapes-512x1024.py')
-    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'export_onnx.py'), config, ckpt, '--shape',
-         '256', '512', '--out', str(tmp_path / 'model.onnx'), '--deploy', '--dynamic-batch'],
-        capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert 'input N (dynamic, checked at 1 and 3)x3x256x512, logits (19, 64, 128)' \
-        in result.stdout
+    stdout = _export('export_onnx', config, (256, 512), tmp_path, '--deploy',
+                     '--dynamic-batch')[0]
+    assert 'input N (dynamic, checked at 1 and 3)x3x256x512, logits (19, 64, 128)' in stdout
 
 
 def test_torchscript_export_runs_without_python_and_matches_the_training_form(tmp_path):
     """The exported file (deploy form, an odd size, batch 2) loads with ``torch.jit.load``
     alone and gives the training form's heatmaps."""
     from mmpose_litehrnet.apis import init_tensor_model
-    config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / 'model.pt')
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', 'export_torchscript.py'), config, ckpt,
-         '--shape', '250', '190', '--batch', '2', '--out', out, '--deploy'],
-        capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    assert 'TorchScript vs PyTorch max abs diff' in result.stdout
+    stdout, ckpt, out = _export('export_torchscript', COCO_256x192, (250, 190), tmp_path,
+                                '--batch', '2', '--deploy')
+    assert 'TorchScript vs PyTorch max abs diff' in stdout
     script = torch.jit.load(out)
-    training_form = init_tensor_model(config, ckpt)
+    training_form = init_tensor_model(COCO_256x192, ckpt)
     x = torch.randn(2, 3, 250, 190, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = training_form(x)

@@ -1,7 +1,9 @@
 """The model-zoo configs: parameter counts, the paper's FLOPs table, the metafiles."""
 import glob
+import os
 import os.path as osp
 import re
+import shutil
 import subprocess
 import sys
 
@@ -110,11 +112,11 @@ def _mmpose_metafile_models() -> dict:
 
 
 def test_metafiles_agree_with_configs_readme_and_mmpose():
-    """model-index.yml imports one metafile per dataset; each released checkpoint's config
-    has one entry whose weights are the config's ``released_checkpoint``, whose
-    architecture is the config's backbone, whose parameters and FLOPs are the pinned ones
-    above, and whose results are MMPose's metafile's for its checkpoints (same weights)
-    and the README table's published number for every checkpoint."""
+    """model-index.yml imports one metafile per dataset; each config whose released
+    checkpoint downloads directly (the MMPose zoo's) has one entry whose weights are the
+    config's ``released_checkpoint``, whose architecture is the config's backbone, whose
+    parameters and FLOPs are the pinned ones above, whose results are MMPose's own
+    metafile's for the same weights, and whose main metric is the README table's."""
     with open(osp.join(ROOT, 'model-index.yml')) as f:
         imported = sorted(osp.join(ROOT, p) for p in yaml.safe_load(f)['Import'])
     assert imported == sorted(glob.glob(osp.join(POSE_CONFIGS, '*', 'litehrnet_*.yml')))
@@ -122,28 +124,44 @@ def test_metafiles_agree_with_configs_readme_and_mmpose():
     configs = {}
     for path in glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')):
         cfg = Config.fromfile(path)
-        if cfg.get('released_checkpoint'):
+        if (cfg.get('released_checkpoint') or '').startswith('https://download.openmmlab.com/'):
             configs[osp.relpath(path, ROOT)] = cfg
+    assert len(configs) == 6
     assert sorted(m['Config'] for m in models) == sorted(configs)
     pinned = {name: (params, flops) for name, params, flops in ZOO}
     readme, mmpose_models = _readme_zoo_rows(), _mmpose_metafile_models()
-    from_mmpose = 0
     for model in models:
         cfg, name = configs[model['Config']], model['Name']
         assert name == osp.basename(model['Config'])[:-3]
-        assert model['Weights'] == cfg.released_checkpoint
+        assert model['Weights'] == cfg.released_checkpoint == mmpose_models[name]['Weights']
         assert model['Metadata']['Architecture'] == [cfg.model.backbone.type]
         assert (model['Metadata']['Parameters'], model['Metadata']['FLOPs']) == pinned[name]
-        (result, ) = model['Results']
-        metrics = result['Metrics']
-        if name in mmpose_models:
-            theirs = mmpose_models[name]
-            assert model['Weights'] == theirs['Weights']
-            assert metrics == theirs['Results'][0]['Metrics']
-            from_mmpose += 1
-        authors, zoo, checkpoint = readme[name]
-        published = zoo if name in mmpose_models else authors
-        main_metric = metrics['AP' if result['Dataset'] == 'COCO' else 'Mean']
-        assert f'{main_metric * 100:.1f}' == published, (name, main_metric, published)
+        assert model['Results'] == mmpose_models[name]['Results']
+        metrics, dataset = model['Results'][0]['Metrics'], model['Results'][0]['Dataset']
+        _, zoo, checkpoint = readme[name]
+        assert f"{metrics['AP' if dataset == 'COCO' else 'Mean'] * 100:.1f}" == zoo, name
         assert model['Weights'] in checkpoint
-    assert from_mmpose == 6
+
+
+def test_mim_search_finds_the_zoo_in_an_installed_package(tmp_path):
+    """A (non-editable) install ships the configs and the model index under ``.mim/``,
+    where ``mim search`` / ``mim download`` look: every metafile entry is listed."""
+    # Built from a copy: a build leaves build/ and *.egg-info behind, and setuptools reuses
+    # an old egg-info's file list.
+    source, target = tmp_path / 'source', tmp_path / 'site'
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(
+        '.git', '.venv', '.whl', 'build', '*.egg-info', 'work_dirs', 'data', '__pycache__',
+        '.*_cache'))
+    subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', '--no-deps',
+                    '--no-build-isolation', '--no-compile', '--target', str(target),
+                    str(source)], check=True, capture_output=True)
+    assert (target / 'mmpose_litehrnet' / '.mim' / 'configs' / 'body_2d_keypoint').is_dir()
+    result = subprocess.run([osp.join(osp.dirname(sys.executable), 'mim'), 'search',
+                             'mmpose_litehrnet'], capture_output=True, text=True,
+                            cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=str(target)))
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    listed = re.findall(r'config id: (\S+)', result.stdout)
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        index = yaml.safe_load(f)['Import']
+    expected = [m['Name'] for p in index for m in yaml.safe_load(open(osp.join(ROOT, p)))['Models']]
+    assert sorted(listed) == sorted(expected) and len(listed) == 6
