@@ -6,12 +6,12 @@ against PyTorch.
 
 Input (1, 3, H, W) normalised image, output the heatmaps (a pose config) or the
 segmentation logits before their resize to the image (an MMSeg config: its
-``default_scope`` is ``mmseg``); with --dynamic-batch the input
-is (N, 3, H, W) for any N (checked at N = 1 and 3). Opset 17, TorchScript-based
-exporter. Any H and W; the exported graph is fixed to them: the cross-resolution weighting
-pools every branch to the smallest one, a plain average pooling when the branch sizes
-divide (H and W divisible by 32), otherwise two products with constant pooling matrices.
-Exits non-zero if ONNX Runtime differs from PyTorch by more than --atol.
+``default_scope`` is ``mmseg``); with --dynamic-batch the input is (N, 3, H, W) for any N
+(checked at N = 1 and 3). Opset 17, TorchScript-based exporter. Any H and W; the exported
+graph is fixed to them: the cross-resolution weighting pools every branch to the smallest
+one, a plain average pooling when the branch sizes divide (H and W divisible by 32),
+otherwise two products with constant pooling matrices. Exits non-zero if ONNX Runtime
+differs from PyTorch by more than --atol.
 """
 import argparse
 import sys
