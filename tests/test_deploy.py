@@ -367,6 +367,21 @@ def test_compile_for_cpu_inference_gives_the_eager_outputs():
     assert not inductor_config.freezing  # set for the calls only
 
 
+@pytest.mark.parametrize('shape', [(256, 192), (250, 190)])
+def test_an_empty_batch_runs_in_every_form(variant, shape):
+    """No crops (no person detected): every form returns empty outputs of the right
+    shapes (the deploy form's direct weighting once failed on a view with -1)."""
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = LiteHRNet(variant, out_indices=(0, 1, 2, 3)).eval()
+    x = torch.zeros(0, 3, *shape)
+    with torch.no_grad():
+        expected = [o.shape for o in model(torch.zeros(1, 3, *shape))]
+        forms = [model] + [switch_to_deploy(copy.deepcopy(model), channels_last=last)
+                           for last in (False, True)]
+        for form in forms:
+            assert [o.shape for o in form(x)] == [(0, *e[1:]) for e in expected]
+
+
 def test_channels_last_input():
     model = calibrate_(randomize_(LiteHRNet('litehrnet_18')))
     x = torch.randn(2, 3, 128, 96)
@@ -437,6 +452,8 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
         expected = init_tensor_model(COCO_256x192, ckpt, deploy=True)(x)
     assert actual.shape == (4, 17, 64, 48)
     torch.testing.assert_close(torch.from_numpy(actual), expected, rtol=1e-4, atol=1e-4)
+    empty = session.run(None, {'input': x[:0].numpy()})[0]  # no person detected
+    assert empty.shape == (0, 17, 64, 48)
 
 
 def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):

@@ -105,10 +105,11 @@ class CrossResolutionWeighting(nn.Module):
         """``conv2(conv1(cat(pooled)))`` of the folded form as matrix products over the
         pixels: [(N, C_i, h, w)] -> (N, C, h, w), channels-last."""
         n, _, h, w = pooled[-1].shape
+        total = sum(self.channels)  # not -1: an empty batch has no size to infer it from
         # Concatenated as (N, h, w, C_i) views, the pixel matrix comes out contiguous
         # whatever TorchInductor makes of the layouts: from an NCHW concatenation its
         # matrix product copied it first (16 copies per Lite-HRNet-18 pass).
         pixels = torch.cat([p.permute(0, 2, 3, 1) for p in pooled], dim=3)
-        pixels = pixels.view(n * h * w, -1)
+        pixels = pixels.view(n * h * w, total)
         weights = folded_weighting_mlp(pixels, self.conv1, self.conv2)
-        return weights.view(n, h, w, -1).permute(0, 3, 1, 2)
+        return weights.view(n, h, w, total).permute(0, 3, 1, 2)
