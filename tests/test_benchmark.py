@@ -158,3 +158,25 @@ def test_compiled_conv_share_records_the_compiled_convolutions():
     assert share > 0.7 and seconds > 0
     assert benchmark._is_convolution('aoti_torch_cpu__mkl_linear')
     assert not benchmark._is_convolution('aoti_torch_cpu_mm_out')
+
+
+def test_gpu_models_run_the_channels_last_rows_on_the_gpu():
+    """The models of a GPU run (built here on the CPU): the NCHW deploy row becomes the
+    channels-last opt-in, and the channels-last training row runs channels-last on the
+    GPU (not the CPU) with channels-last convolution weights and ours' weights."""
+    benchmark = _benchmark_module()
+    benchmark.import_mmpose_models()
+    models = benchmark.build_device_models(torch.device('cuda'))
+    assert f'{benchmark.DEPLOYED} NCHW' not in models
+    for key in (benchmark.DEPLOYED_CL, benchmark.TRAINED_CL):
+        backbone = models[key].backbone
+        assert backbone.channels_last_devices == ('cuda', )
+        # The stem's first convolution (3 input channels, 3x3): its layouts differ.
+        stem_weight = next(p for p in backbone.parameters() if p.dim() == 4)
+        assert stem_weight.shape[1:] == (3, 3, 3)
+        assert stem_weight.is_contiguous(memory_format=torch.channels_last)
+        assert not stem_weight.is_contiguous()
+    ours = models[benchmark.TRAINED].state_dict()
+    trained_cl = models[benchmark.TRAINED_CL].state_dict()
+    assert trained_cl.keys() == ours.keys()
+    assert all(torch.equal(trained_cl[k], v) for k, v in ours.items())

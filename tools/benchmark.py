@@ -170,14 +170,15 @@ def build_models() -> Dict[str, nn.Module]:
 
 def build_device_models(device: torch.device) -> Dict[str, nn.Module]:
     """:func:`build_models` for ``device``: on a GPU the default deploy form runs NCHW,
-    so the CPU's NCHW deploy row becomes the channels-last opt-in there (and the
-    CPU-only channels-last training form, the same as ours there, goes)."""
+    so the CPU's NCHW deploy row becomes the channels-last opt-in there, and the
+    channels-last training form is built for the GPU (``channels_last=('cuda', )``:
+    channels-last weights too) with ours' weights."""
     models = build_models()
     if device.type == 'cuda':
-        del models[TRAINED_CL]
         from mmpose_litehrnet.deploy import switch_to_deploy
         models[DEPLOYED_CL] = switch_to_deploy(models.pop(f'{DEPLOYED} NCHW'),
                                                channels_last=('cuda', ))
+        models[TRAINED_CL].backbone.set_channels_last(('cuda', ))
     return models
 
 
