@@ -102,13 +102,28 @@ def _readme_zoo_rows() -> dict:
     return {name: [cell.strip() for cell in cells.split('|')[1:]][4:] for name, cells in rows}
 
 
+def _yaml(path: str):
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def _metafile_models(metafiles) -> list:
+    """The ``Models`` entries of ``metafiles``, in order."""
+    return [model for path in metafiles for model in _yaml(path)['Models']]
+
+
+def _our_metafiles() -> list:
+    """The metafiles model-index.yml imports, as paths."""
+    return sorted(osp.join(ROOT, p) for p in _yaml(osp.join(ROOT, 'model-index.yml'))['Import'])
+
+
 def _mmpose_metafile_models() -> dict:
     """MMPose 1.3.2's own Lite-HRNet metafiles (shipped in its package): name -> model."""
     import mmpose
     found = glob.glob(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
                                'body_2d_keypoint', 'topdown_heatmap', '*', 'litehrnet_*.yml'))
     assert len(found) == 2, found
-    return {m['Name']: m for path in found for m in yaml.safe_load(open(path))['Models']}
+    return {m['Name']: m for m in _metafile_models(found)}
 
 
 def test_metafiles_agree_with_configs_readme_and_mmpose():
@@ -117,10 +132,9 @@ def test_metafiles_agree_with_configs_readme_and_mmpose():
     config's ``released_checkpoint``, whose architecture is the config's backbone, whose
     parameters and FLOPs are the pinned ones above, whose results are MMPose's own
     metafile's for the same weights, and whose main metric is the README table's."""
-    with open(osp.join(ROOT, 'model-index.yml')) as f:
-        imported = sorted(osp.join(ROOT, p) for p in yaml.safe_load(f)['Import'])
+    imported = _our_metafiles()
     assert imported == sorted(glob.glob(osp.join(POSE_CONFIGS, '*', 'litehrnet_*.yml')))
-    models = [m for path in imported for m in yaml.safe_load(open(path))['Models']]
+    models = _metafile_models(imported)
     configs = {}
     for path in glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')):
         cfg = Config.fromfile(path)
@@ -161,7 +175,5 @@ def test_mim_search_finds_the_zoo_in_an_installed_package(tmp_path):
                             cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=str(target)))
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     listed = re.findall(r'config id: (\S+)', result.stdout)
-    with open(osp.join(ROOT, 'model-index.yml')) as f:
-        index = yaml.safe_load(f)['Import']
-    expected = [m['Name'] for p in index for m in yaml.safe_load(open(osp.join(ROOT, p)))['Models']]
+    expected = [m['Name'] for m in _metafile_models(_our_metafiles())]
     assert sorted(listed) == sorted(expected) and len(listed) == 6
