@@ -2,17 +2,18 @@
 for the export tools (MMPose or MMSeg)."""
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
 __all__ = ['export_path', 'init_tensor_model', 'is_segmentation_config', 'predict_and_draw']
 
 
-def init_tensor_model(config: str, checkpoint: Optional[str], deploy: bool = False,
-                      device: str = 'cpu'):
-    """A top-down pose model or an MMSeg segmentor from its config and checkpoint (with
-    MMPose's or MMSeg's ``init_model``, by the config's ``default_scope``), in eval mode,
+def init_tensor_model(config: Union[str, Any], checkpoint: Optional[str],
+                      deploy: bool = False, device: str = 'cpu'):
+    """A top-down pose model or an MMSeg segmentor from its config (a path or an
+    ``mmengine.Config``, read once) and checkpoint (with MMPose's or MMSeg's
+    ``init_model``, by the config's ``default_scope``), in eval mode,
     optionally in deploy form (:func:`mmpose_litehrnet.deploy.switch_to_deploy`), wrapped
     to map a normalised image batch to its tensor output: what the export tools trace.
 
@@ -20,9 +21,13 @@ def init_tensor_model(config: str, checkpoint: Optional[str], deploy: bool = Fal
         TensorForward: (N, 3, H, W) -> for Lite-HRNet, heatmaps (N, K, ceil(H / 4),
         ceil(W / 4)) or segmentation logits (N, classes, ceil(H / 4), ceil(W / 4)).
     """
+    from mmengine.config import Config
+
     import mmpose_litehrnet  # noqa: F401  (registry and safe checkpoint loading)
     from mmpose_litehrnet.deploy import TensorForward, switch_to_deploy
 
+    if isinstance(config, str):
+        config = Config.fromfile(config)
     if is_segmentation_config(config):
         from mmseg.apis import init_model
     else:
@@ -33,10 +38,10 @@ def init_tensor_model(config: str, checkpoint: Optional[str], deploy: bool = Fal
     return TensorForward(model).eval()
 
 
-def is_segmentation_config(config: str) -> bool:
-    """Whether ``config`` builds an MMSeg model (``default_scope='mmseg'``)."""
-    from mmengine.config import Config
-    return Config.fromfile(config).get('default_scope') == 'mmseg'
+def is_segmentation_config(config: Any) -> bool:
+    """Whether ``config`` (an ``mmengine.Config``) builds an MMSeg model
+    (``default_scope='mmseg'``)."""
+    return config.get('default_scope') == 'mmseg'
 
 
 def export_path(config: str, out: Optional[str], kind: str, suffix: str) -> str:

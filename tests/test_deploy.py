@@ -9,6 +9,7 @@ from typing import Sequence, Tuple
 import pytest
 import torch
 from conftest import (
+    COCO_LITEHRNET_18,
     POSE_CONFIGS,
     ROOT,
     calibrate_,
@@ -403,9 +404,6 @@ def _random_checkpoint(config: str, path: str) -> str:
     return path
 
 
-COCO_256x192 = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-
-
 def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: str
             ) -> Tuple[str, str, str]:
     """Runs ``tools/<tool>.py`` on ``config`` with a :func:`_random_checkpoint` at
@@ -438,8 +436,8 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     import onnxruntime as ort
 
     from mmpose_litehrnet.apis import init_tensor_model
-    stdout, ckpt, out = _export('export_onnx', COCO_256x192, (256, 192), tmp_path, '--deploy',
-                                '--dynamic-batch')
+    stdout, ckpt, out = _export('export_onnx', COCO_LITEHRNET_18, (256, 192), tmp_path,
+                                '--deploy', '--dynamic-batch')
     assert 'input N (dynamic, checked at 1 and 3)x3x256x192' in stdout
     # Every reshape and resize target is a constant, the batch axis included (-1): no
     # shape arithmetic for a converter to fold.
@@ -449,7 +447,7 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     x = torch.randn(4, 3, 256, 192, generator=torch.Generator().manual_seed(6))
     actual = session.run(None, {'input': x.numpy()})[0]
     with torch.no_grad():
-        expected = init_tensor_model(COCO_256x192, ckpt, deploy=True)(x)
+        expected = init_tensor_model(COCO_LITEHRNET_18, ckpt, deploy=True)(x)
     assert actual.shape == (4, 17, 64, 48)
     torch.testing.assert_close(torch.from_numpy(actual), expected, rtol=1e-4, atol=1e-4)
     empty = session.run(None, {'input': x[:0].numpy()})[0]  # no person detected
@@ -460,7 +458,7 @@ def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):
     """At 250x190 the branches (63x48 .. 8x6) do not divide: the cross-resolution pooling
     is exported as products with pooling matrices; ONNX Runtime must still give PyTorch's
     heatmaps (adaptive pooling), with a dynamic batch as well."""
-    stdout = _export('export_onnx', COCO_256x192, (250, 190), tmp_path, '--deploy',
+    stdout = _export('export_onnx', COCO_LITEHRNET_18, (250, 190), tmp_path, '--deploy',
                      '--dynamic-batch')[0]
     assert 'input N (dynamic, checked at 1 and 3)x3x250x190, heatmaps (17, 63, 48)' in stdout
 
@@ -480,11 +478,11 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
     """The exported file (deploy form, an odd size, batch 2) loads with ``torch.jit.load``
     alone and gives the training form's heatmaps."""
     from mmpose_litehrnet.apis import init_tensor_model
-    stdout, ckpt, out = _export('export_torchscript', COCO_256x192, (250, 190), tmp_path,
-                                '--batch', '2', '--deploy')
+    stdout, ckpt, out = _export('export_torchscript', COCO_LITEHRNET_18, (250, 190),
+                                tmp_path, '--batch', '2', '--deploy')
     assert 'TorchScript vs PyTorch max abs diff' in stdout
     script = torch.jit.load(out)
-    training_form = init_tensor_model(COCO_256x192, ckpt)
+    training_form = init_tensor_model(COCO_LITEHRNET_18, ckpt)
     x = torch.randn(2, 3, 250, 190, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         expected = training_form(x)
