@@ -1,7 +1,13 @@
 """tools/benchmark.py: the head stand-in, the fallback without mmcv ops, the CUDA graph
-replay, the model subsets, the printed targets, the compiled convolution share."""
+replay, the model subsets, the printed targets, the compiled convolution share, the GPU
+report cut short by a time limit."""
+import argparse
 import importlib.util
+import os
 import os.path as osp
+import re
+import signal
+import time
 
 import pytest
 import torch
@@ -180,3 +186,80 @@ def test_gpu_models_run_the_channels_last_rows_on_the_gpu():
     trained_cl = models[benchmark.TRAINED_CL].state_dict()
     assert trained_cl.keys() == ours.keys()
     assert all(torch.equal(trained_cl[k], v) for k, v in ours.items())
+
+
+def _sigterm() -> None:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the handler interrupts this
+
+
+def test_a_sigterm_stops_the_steps_and_names_what_was_not_run():
+    """A time limit (``timeout`` sends SIGTERM) ends the run after the steps that
+    finished, and the line names the interrupted step and those not run; the previous
+    SIGTERM handler is back afterwards."""
+    benchmark = _benchmark_module()
+    before = signal.getsignal(signal.SIGTERM)
+    ran = []
+    steps = [('a', lambda: ran.append('a')), ('b', _sigterm), ('c', lambda: ran.append('c'))]
+    assert benchmark.run_steps(steps) == 'Interrupted (SIGTERM) during "b"; not run: c.'
+    assert ran == ['a'] and signal.getsignal(signal.SIGTERM) is before
+    assert benchmark.run_steps(steps[:1]) is None and ran == ['a', 'a']
+
+
+def _gpu_report_on_the_cpu(benchmark, tmp_path, compile_hook=None, train_hook=None):
+    """``gpu_report`` run on the CPU with two small stand-in models under the baseline's
+    and the deploy form's names (CUDA graphs and torch.compile replaced by eager calls;
+    the hooks run at the first compile and at the training step)."""
+    def stand_in(width: int) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.AvgPool2d(4),
+                                   torch.nn.Conv2d(3, width, 3), torch.nn.ReLU(),
+                                   torch.nn.Conv2d(width, 17, 1)).eval()
+
+    def compiled_fn(model, x):
+        if compile_hook:
+            compile_hook()
+        return benchmark.forward_fn(model, x), 1.0
+
+    def training_report(*args, **kwargs):
+        if train_hook:
+            train_hook()
+        return 'Training step: stand-in.', None
+
+    benchmark.cuda_graph_fn = benchmark.forward_fn
+    benchmark.compiled_fn = compiled_fn
+    benchmark.training_report = training_report
+    models = {benchmark.BASE: stand_in(64), benchmark.DEPLOYED: stand_in(8)}
+    args = argparse.Namespace(device='cpu', rounds=3, throughput_rounds=1, batch=2,
+                              compile=True, out=str(tmp_path / 'gpu'))
+    return '\n'.join(benchmark.gpu_report(models, {k: 2**20 for k in models}, args))
+
+
+def test_gpu_report_keeps_the_columns_measured_before_a_sigterm(tmp_path):
+    """The compiled columns come first (fp32, then fp16); a SIGTERM in the fp16 compile
+    leaves the fp32 compiled column in the table and its speed-up, and names the rest as
+    not run; a SIGTERM in the training step leaves every column, in display order."""
+    benchmark = _benchmark_module()
+    compiles = []
+
+    def compile_hook() -> None:  # the third compile: fp16, the first model
+        compiles.append(1)
+        if len(compiles) == 3:
+            _sigterm()
+
+    report = _gpu_report_on_the_cpu(benchmark, tmp_path, compile_hook=compile_hook)
+    assert '| model | FLOPs (paper) | fp32 compiled ms |\n|---|---:|---:|\n' in report
+    assert 'torch.compile, first call (compiling), s: fp32 batch 1: ' \
+        f'{benchmark.DEPLOYED} 1, {benchmark.BASE} 1\n' in report
+    assert re.search(r'batch-1 latency: fp32 compiled [0-9.]+x\.', report)
+    assert report.endswith('Interrupted (SIGTERM) during "fp16 batch 1 compiled"; not run: '
+                           'fp32 batch 1 eager, fp32 batch 1 graph, fp32 batch 2 eager, '
+                           'fp32 batch 2 graph, fp16 batch 1 eager, fp16 batch 1 graph, fp16 '
+                           'batch 2 eager, fp16 batch 2 graph, training step.')
+    report = _gpu_report_on_the_cpu(_benchmark_module(), tmp_path, train_hook=_sigterm)
+    header = report.split('\n')[2]
+    assert header == ('| model | FLOPs (paper) | fp32 eager ms | fp32 graph ms | fp32 compiled '
+                      'ms | fp16 eager ms | fp16 graph ms | fp16 compiled ms | fp32 eager '
+                      'img/s | fp32 graph img/s | fp16 eager img/s | fp16 graph img/s |')
+    assert 'Training step' not in report
+    assert report.endswith('Interrupted (SIGTERM) during "training step".')
+    assert osp.exists(tmp_path / 'gpu.png')

@@ -11,7 +11,8 @@ of time in convolutions, the deploy forms traced to TorchScript, optionally
 ``torch.compile`` (``compile_for_cpu_inference``, batch 1) and ONNX Runtime rows; writes
 ``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and batch-64 throughput in
 fp32 and fp16, eager and replayed as CUDA graphs, optionally ``torch.compile``, and a
-training step; writes ``docs/benchmark_gpu.md`` and ``.png``.
+training step; writes ``docs/benchmark_gpu.md`` and ``.png``, with what it measured
+before a SIGTERM (``timeout``) if one cuts it short.
 
 Where MMPose's compiled mmcv ops are missing (e.g. ``mmcv-lite`` on a GPU machine whose
 torch has no mmcv build), ``mmpose.models`` cannot be imported as a whole; the script then
@@ -19,17 +20,20 @@ loads MMPose's backbones alone and uses :class:`PlainHeatmapHead`, which has the
 parameter names and forward of MMPose's ``HeatmapHead``, and says so in the table.
 """
 import argparse
+import contextlib
 import copy
+import functools
 import importlib
 import os
 import os.path as osp
 import platform
+import signal
 import statistics
 import sys
 import tempfile
 import time
 import types
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -517,16 +521,77 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     return lines
 
 
+class Interrupted(Exception):
+    """Raised in the main thread by SIGTERM while :func:`sigterm_interrupts` is active."""
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """Turns SIGTERM (what ``timeout`` sends) into :class:`Interrupted`, so that a run
+    cut short by a time limit can still report what it measured."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_steps(steps: Sequence[Tuple[str, Callable[[], None]]]) -> Optional[str]:
+    """Runs the named steps in order until one is interrupted (SIGTERM); returns None
+    when all ran, else a line naming the interrupted step and those not run."""
+    with sigterm_interrupts():
+        for i, (name, step) in enumerate(steps):
+            try:
+                step()
+            except Interrupted as stop:
+                left = [n for n, _ in steps[i + 1:]]
+                return (f'Interrupted ({stop}) during "{name}"'
+                        + (f'; not run: {", ".join(left)}' if left else '') + '.')
+    return None
+
+
+def compiled_fn(model: nn.Module, x: torch.Tensor) -> Tuple[Callable[[], None], float]:
+    """``torch.compile(model, mode='reduce-overhead')`` (CUDA graphs of Inductor's
+    kernels) as a forward function, and the seconds its first call took (compiling)."""
+    fn = forward_fn(torch.compile(model, mode='reduce-overhead'), x)
+    start = time.perf_counter()
+    fn()
+    return fn, time.perf_counter() - start
+
+
+#: The GPU report's columns in display order, per dtype.
+GPU_MODES = ('eager', 'graph', 'compiled')
+
+
 def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> List[str]:
     device = torch.device(args.device)
     torch.backends.cudnn.benchmark = True
+    dtypes = {'fp32': torch.float32, 'fp16': torch.float16}
     # (mode, batch) -> model -> median seconds
     columns: Dict[Tuple[str, int], Dict[str, float]] = {}
+    compile_seconds: Dict[str, Dict[str, float]] = {}
 
-    def measure(mode: str, batch: int, fns: Dict[str, Callable[[], None]], rounds: int,
-                warmup: int = 2) -> None:
-        columns[mode, batch] = alternate(fns, rounds, warmup)
-        print({k: round(v * 1e3, 2) for k, v in columns[mode, batch].items()}, flush=True)
+    def typed(tag: str, keys: Sequence[str]) -> Dict[str, nn.Module]:
+        return {k: copy.deepcopy(models[k]).to(device, dtypes[tag]) for k in keys}
+
+    def measure(tag: str, batch: int, mode: str) -> None:
+        print(f'{tag} batch {batch} {mode} ...', flush=True)
+        x = torch.randn(batch, 3, *SHAPE, device=device, dtype=dtypes[tag])
+        rounds = args.rounds if batch == 1 else args.throughput_rounds
+        if mode == 'compiled':  # our deploy form and the built-in: minutes per compile
+            fns, seconds = {}, compile_seconds.setdefault(f'{tag} batch {batch}', {})
+            for k, m in typed(tag, [k for k in (DEPLOYED, BASE) if k in models]).items():
+                fns[k], seconds[k] = compiled_fn(m, x)
+                print(f'  compiled {k} in {seconds[k]:.0f} s', flush=True)
+        else:
+            make = cuda_graph_fn if mode == 'graph' else forward_fn
+            fns = {k: make(m, x) for k, m in typed(tag, list(models)).items()}
+        columns[f'{tag} {mode}', batch] = alternate(fns, rounds, warmup=2)
+        print({k: round(v * 1e3, 2) for k, v in columns[f'{tag} {mode}', batch].items()},
+              flush=True)
+        torch.cuda.empty_cache()
 
     checks = []
     x = torch.randn(2, 3, *SHAPE, generator=torch.Generator().manual_seed(0))
@@ -541,29 +606,24 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             out = model(x.to(device, dtype)).float().cpu()
             rel = ((out - reference).norm() / reference.norm()).item()
             checks.append(f'{key} {str(dtype)[6:]} on {device.type} {rel:.1e}')
-    for dtype in (torch.float32, torch.float16):
-        typed = {k: copy.deepcopy(m).to(device, dtype) for k, m in models.items()}
-        tag = 'fp32' if dtype == torch.float32 else 'fp16'
-        for batch, rounds in ((1, args.rounds), (args.batch, args.throughput_rounds)):
-            x = torch.randn(batch, 3, *SHAPE, device=device, dtype=dtype)
-            for graphed in (False, True):
-                print(f'{tag} batch {batch} {"CUDA graph" if graphed else "eager"} ...',
-                      flush=True)
-                make = cuda_graph_fn if graphed else forward_fn
-                measure(f'{tag} {"graph" if graphed else "eager"}', batch,
-                        {k: make(m, x) for k, m in typed.items()}, rounds)
-        if args.compile and dtype == torch.float16:
-            # Batch 1 only: compilation takes minutes per model and shape.
-            x = torch.randn(1, 3, *SHAPE, device=device, dtype=dtype)
-            print('fp16 batch 1 torch.compile(mode="reduce-overhead") ...', flush=True)
-            measure('fp16 compiled', 1,
-                    {k: forward_fn(torch.compile(typed[k], mode='reduce-overhead'), x)
-                     for k in (DEPLOYED, BASE) if k in typed}, args.rounds, warmup=3)
-        del typed
-        torch.cuda.empty_cache()
-    train = training_report(models, args, device, f'fp32, batch {args.batch}', ms=True)[0]
-    latency_cols = [c for c in columns if c[1] == 1]
-    through_cols = [c for c in columns if c[1] != 1]
+    # The compiled columns first when asked for (the ones a time limit would cut), batch 1
+    # only (a compile per model, dtype and shape), fp32 first: its target is the one the
+    # eager and graph forms miss.
+    steps = [(f'{tag} batch 1 compiled', functools.partial(measure, tag, 1, 'compiled'))
+             for tag in dtypes if args.compile]
+    steps += [(f'{tag} batch {batch} {mode}', functools.partial(measure, tag, batch, mode))
+              for tag in dtypes for batch in (1, args.batch) for mode in GPU_MODES[:2]]
+    train: List[str] = []
+    steps.append(('training step', lambda: train.append(training_report(
+        models, args, device, f'fp32, batch {args.batch}', ms=True)[0])))
+    interrupted = run_steps(steps)
+
+    def order(column: Tuple[str, int]) -> Tuple[int, int]:
+        tag, mode = column[0].split()
+        return list(dtypes).index(tag), GPU_MODES.index(mode)
+
+    latency_cols = sorted((c for c in columns if c[1] == 1), key=order)
+    through_cols = sorted((c for c in columns if c[1] != 1), key=order)
 
     def speedups(cols: List[Tuple[str, int]], ours: str) -> str:
         return ', '.join(f'{mode} {_ratio(columns[mode, b][BASE], columns[mode, b][ours])}x'
@@ -575,8 +635,8 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         '"graph" = the forward pass captured once as a CUDA graph and replayed; "compiled" '
         '= torch.compile(mode="reduce-overhead"). Peers are not BN-folded.', '',
         '| model | FLOPs (paper) | ' + ' | '.join(
-            f'{mode} ms' for mode, _ in latency_cols) + ' | ' + ' | '.join(
-            f'{mode} img/s' for mode, _ in through_cols) + ' |',
+            [f'{mode} ms' for mode, _ in latency_cols]
+            + [f'{mode} img/s' for mode, _ in through_cols]) + ' |',
         '|---|---:|' + '---:|' * (len(latency_cols) + len(through_cols))]
     for key in models:
         cells = [f'{columns[c][key] * 1e3:.2f}' if key in columns[c] else ''
@@ -586,15 +646,24 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         lines.append(f'| {key} | {flops[key] / 2**20:.1f}M | ' + ' | '.join(cells) + ' |')
     lines += [
         '', f'Outputs vs `{DEPLOYED}` fp32 on the CPU (relative L2 error): '
-        + ', '.join(checks) + '.',
-        '', train]
+        + ', '.join(checks) + '.']
+    if compile_seconds:
+        lines += ['', 'torch.compile, first call (compiling), s: ' + '; '.join(
+            f'{setting}: ' + ', '.join(f'{k} {s:.0f}' for k, s in seconds.items())
+            for setting, seconds in compile_seconds.items() if seconds)]
+    lines += ['', *train] if train else []
     for ours in (k for k in (DEPLOYED, DEPLOYED_CL) if k in models):
-        lines += ['', f'Speed-up of `{ours}` over `{BASE}` (target >= 1.5x), batch-1 '
-                  f'latency: {speedups(latency_cols, ours)}; batch-{args.batch} throughput: '
-                  f'{speedups(through_cols, ours)}.']
-    plotted = DEPLOYED if DEPLOYED in models else BASE  # plot the mode it is fastest in
-    best = min(latency_cols, key=lambda c: columns[c][plotted])
-    plot(args.out + '.png', f'{machine_name(device)}, {best[0]}', flops, columns[best])
+        parts = [f'{label}: {speedups(cols, ours)}' for label, cols in (
+            ('batch-1 latency', latency_cols), (f'batch-{args.batch} throughput', through_cols))
+            if speedups(cols, ours)]
+        lines += ['', f'Speed-up of `{ours}` over `{BASE}` (target >= 1.5x), '
+                  + ('; '.join(parts) or 'not measured') + '.']
+    if interrupted:
+        lines += ['', interrupted]
+    if latency_cols:
+        plotted = DEPLOYED if DEPLOYED in models else BASE  # the mode it is fastest in
+        best = min(latency_cols, key=lambda c: columns[c][plotted])
+        plot(args.out + '.png', f'{machine_name(device)}, {best[0]}', flops, columns[best])
     return lines
 
 
@@ -622,8 +691,8 @@ def main() -> None:
     parser.add_argument('--compile', action='store_true',
                         help='also torch.compile: on the CPU our deploy forms, the built-in '
                              'and MobileNetV2 (compile_for_cpu_inference, batch 1); on a '
-                             'GPU LHR-18 deploy and the built-in (reduce-overhead, fp16 '
-                             'batch 1)')
+                             'GPU LHR-18 deploy and the built-in (reduce-overhead, fp32 and '
+                             'fp16 batch 1, measured first)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
     parser.add_argument('--models', help='comma-separated subset of the model names')
     parser.add_argument('--out', default=None,

@@ -7,8 +7,10 @@
 #                                       Lite-HRNet-18, then tools/profile_kernels.py (fp16
 #                                       batch 64, fp32 batch 1); logs and tables under OUT
 #   bash tools/gpu_check.sh compile [OUT]  there: the built-in and our deploy form alone,
-#                                       with the torch.compile column (fp16 batch 1); its
-#                                       own call, since compiling takes minutes per model
+#                                       the torch.compile columns (fp32, fp16 batch 1)
+#                                       first; its own call, since compiling takes minutes
+#                                       per model; at its timeout the benchmark writes
+#                                       the columns it finished
 # Extra benchmark arguments can follow OUT (e.g. --rounds 10). `run` fits in the device
 # tool's 10-minute call (timeouts 2.5 + 5.5 + 2 x 0.8 min; 5 min of it on an H200).
 set -uo pipefail
@@ -63,7 +65,7 @@ print(torch.__version__, torch.cuda.get_device_name())' || exit
     done
     ;;
 *)
-    sed -n '2,13p' "$0"
+    sed -n '2,15p' "$0"
     exit 2
     ;;
 esac
