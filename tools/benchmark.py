@@ -488,6 +488,9 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
                                          f'batch {args.batch}', ms=False)
     share = {k: conv_share(models[k], x1)
              for k in (DEPLOYED, f'{DEPLOYED} NCHW', TRAINED, BASE) if k in models}
+    # One pass at the throughput batch: whether the rest is per call or per pixel.
+    share_batch = {k: conv_share(models[k], xb, runs=1)[0] for k in (DEPLOYED, BASE)
+                   if k in models}
     if args.compile and DEPLOYED in models:
         print('compiling with the kernel profile, for the convolution share ...', flush=True)
         share[f'{DEPLOYED} + torch.compile'] = compiled_conv_share(models[DEPLOYED], x1)
@@ -510,7 +513,9 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         "compile with Inductor's kernel profile, which records the graph's calls): "
         + ', '.join(
             f'{k} {v:.0%} ({(latency[k] - conv) * 1e3:.1f} ms)'
-            for k, (v, conv) in share.items()), '',
+            for k, (v, conv) in share.items())
+        + f'; at batch {args.batch} (one pass): '
+        + ', '.join(f'{k} {v:.0%}' for k, v in share_batch.items()), '',
         cpu_targets(latency, train_ratio, share), '',
         'Noise: batch-1 latency ratios round by round, median (quartiles): '
         + '; '.join(f'{a} / {b} {round_ratios(samples[a], samples[b])}' for a, b in (
