@@ -339,6 +339,61 @@ def test_no_graph_breaks_for_torch_compile():
         assert explanation.graph_count == 1
 
 
+def _to_fake_cuda(model: torch.nn.Module, mode) -> torch.nn.Module:
+    """``model`` with its parameters and buffers replaced, in place, by fake CUDA tensors
+    of the FakeTensorMode ``mode`` (shapes, dtypes and devices, no values)."""
+    for module in model.modules():
+        for name, param in list(module._parameters.items()):
+            if param is not None:
+                data = param.detach()
+                with mode:
+                    module._parameters[name] = torch.nn.Parameter(
+                        mode.from_tensor(data).to('cuda'), requires_grad=False)
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                with mode:
+                    module._buffers[name] = mode.from_tensor(buffer).to('cuda')
+    return model
+
+
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_cuda_paths_trace_without_a_gpu(channels_last):
+    """CI has no GPU, so the deploy form's CUDA branches (plain average pooling, 6-D
+    block broadcasts, the bilinear resize's layout round trip, 1x1 convolutions instead
+    of matrix products, channels-last weights on CUDA) run there under fake CUDA tensors:
+    with no graph break for torch.compile (Dynamo's explain), the CPU's output shapes,
+    on CUDA, in the chosen layout, fp32 and fp16, at 256x192 and 250x190. Values are the
+    CUDA tests' job, on a GPU. (The training form's fake batch norms ask cuDNN, which
+    needs a driver; its CUDA branches are these.)"""
+    import torch._dynamo
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    model = switch_to_deploy(LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)),
+                             channels_last=('cuda', ) if channels_last else False)
+    shapes = {}
+    with torch.no_grad():
+        for hw in ((256, 192), (250, 190)):
+            shapes[hw] = [o.shape for o in model(torch.randn(1, 3, *hw))]
+    mode = FakeTensorMode()
+    with torch.no_grad():
+        for dtype in (torch.float16, torch.float32):
+            fake = _to_fake_cuda(copy.deepcopy(model).to(dtype), mode)
+            for hw, expected in shapes.items():
+                with mode:
+                    x = torch.empty(2, 3, *hw, device='cuda', dtype=dtype)
+                outs = fake(x)
+                assert [o.shape[1:] for o in outs] == [e[1:] for e in expected]
+                assert all(o.shape[0] == 2 and o.is_cuda and o.dtype == dtype for o in outs)
+                assert all(o.is_contiguous(memory_format=torch.channels_last)
+                           == channels_last for o in outs)
+        torch._dynamo.reset()
+        explanation = torch._dynamo.explain(fake)(x)  # fp32 at 250x190
+        torch._dynamo.reset()
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+    assert explanation.graph_count == 1
+
+
 def test_compile_for_cpu_inference_gives_the_eager_outputs():
     """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
     computes what eager does. A small two-stage network (a Lite and a naive module, three
