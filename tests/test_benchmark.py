@@ -209,7 +209,7 @@ def test_a_sigterm_stops_the_steps_and_names_what_was_not_run():
 def _gpu_report_on_the_cpu(benchmark, tmp_path, compile_hook=None, train_hook=None):
     """``gpu_report`` run on the CPU with two small stand-in models under the baseline's
     and the deploy form's names (CUDA graphs and torch.compile replaced by eager calls;
-    the hooks run at the first compile and at the training step)."""
+    the hooks run at each compile and at the training step)."""
     def stand_in(width: int) -> torch.nn.Module:
         return torch.nn.Sequential(torch.nn.AvgPool2d(4),
                                    torch.nn.Conv2d(3, width, 3), torch.nn.ReLU(),
