@@ -356,28 +356,30 @@ def _to_fake_cuda(model: torch.nn.Module, mode) -> torch.nn.Module:
     return model
 
 
-@pytest.mark.parametrize('channels_last', [False, True])
-def test_cuda_paths_trace_without_a_gpu(channels_last):
-    """CI has no GPU, so the deploy form's CUDA branches (plain average pooling, 6-D
-    block broadcasts, the bilinear resize's layout round trip, 1x1 convolutions instead
-    of matrix products, channels-last weights on CUDA) run there under fake CUDA tensors:
-    with no graph break for torch.compile (Dynamo's explain), the CPU's output shapes,
-    on CUDA, in the chosen layout, fp32 and fp16, at 256x192 and 250x190. Values are the
-    CUDA tests' job, on a GPU. (The training form's fake batch norms ask cuDNN, which
-    needs a driver; its CUDA branches are these.)"""
+@pytest.mark.parametrize('deploy', [False, True], ids=['training', 'deploy'])
+@pytest.mark.parametrize('channels_last', [False, True], ids=['NCHW', 'channels-last'])
+def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
+    """CI has no GPU, so the CUDA branches (plain average pooling, 6-D block broadcasts,
+    the bilinear resize's layout round trip, 1x1 convolutions instead of matrix products,
+    channels-last weights on CUDA) run there under fake CUDA tensors: with no graph break
+    for torch.compile (Dynamo's explain), the CPU's output shapes, on CUDA, in the chosen
+    layout, at 256x192 and 250x190; fp32, and fp16 for the deploy form (a fake fp16
+    batch norm asks for a driver). Values are the CUDA tests' job, on a GPU."""
     import torch._dynamo
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from mmpose_litehrnet.deploy import switch_to_deploy
-    model = switch_to_deploy(LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)),
-                             channels_last=('cuda', ) if channels_last else False)
+    devices = ('cuda', ) if channels_last else False
+    model = LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3), channels_last=devices).eval()
+    if deploy:
+        switch_to_deploy(model, channels_last=devices)
     shapes = {}
     with torch.no_grad():
         for hw in ((256, 192), (250, 190)):
             shapes[hw] = [o.shape for o in model(torch.randn(1, 3, *hw))]
     mode = FakeTensorMode()
     with torch.no_grad():
-        for dtype in (torch.float16, torch.float32):
+        for dtype in (torch.float16, torch.float32) if deploy else (torch.float32, ):
             fake = _to_fake_cuda(copy.deepcopy(model).to(dtype), mode)
             for hw, expected in shapes.items():
                 with mode:
