@@ -602,15 +602,13 @@ def gpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     x = torch.randn(2, 3, *SHAPE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         reference = models[DEPLOYED](x)
-        for key, dtype in ((BASE, torch.float32), (DEPLOYED, torch.float32),
-                           (DEPLOYED, torch.float16), (DEPLOYED_CL, torch.float32),
-                           (DEPLOYED_CL, torch.float16)):
+        for key, tag in ((BASE, 'fp32'), (DEPLOYED, 'fp32'), (DEPLOYED, 'fp16'),
+                         (DEPLOYED_CL, 'fp32'), (DEPLOYED_CL, 'fp16')):
             if key not in models:
                 continue
-            model = copy.deepcopy(models[key]).to(device, dtype)
-            out = model(x.to(device, dtype)).float().cpu()
+            out = typed(tag, [key])[key](x.to(device, dtypes[tag])).float().cpu()
             rel = ((out - reference).norm() / reference.norm()).item()
-            checks.append(f'{key} {str(dtype)[6:]} on {device.type} {rel:.1e}')
+            checks.append(f'{key} {str(dtypes[tag])[6:]} on {device.type} {rel:.1e}')
     # The compiled columns first when asked for (the ones a time limit would cut), batch 1
     # only (a compile per model, dtype and shape), fp32 first: its target is the one the
     # eager and graph forms miss.
