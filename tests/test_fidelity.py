@@ -56,6 +56,26 @@ def test_outputs_equal_mmpose(variant, mode, hw):
             assert torch.equal(ours_state[key], value), key
 
 
+@pytest.mark.parametrize('mode', ['eval', 'train'])
+def test_outputs_equal_mmpose_under_autocast(variant, mode):
+    """Mixed precision (``AmpOptimWrapper`` training, autocast inference): under CPU
+    autocast to bfloat16 our outputs equal the built-in's bit for bit, with the same dtype.
+    Split instead of slices, stacking instead of concatenation and shuffle, and broadcast
+    products instead of upsampled copies move the same numbers; a changed cast (a product
+    or sum computed at another precision than the reference's) fails here."""
+    theirs = randomize_(mmpose_backbone(variant), seed=1)
+    ours = LiteHRNet(variant)
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    getattr(ours, mode)()
+    getattr(theirs, mode)()
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        expected = theirs(x)[0]
+        actual = ours(x)[0]
+    assert expected.dtype == torch.bfloat16
+    torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+
+
 def test_naive_class_defaults_and_rejects_lite_modules():
     assert NaiveLiteHRNet().stage0[0].layers[0][0].branch2[0].conv.in_channels == 15
     wider = NaiveLiteHRNet('wider_naive_litehrnet_18')
