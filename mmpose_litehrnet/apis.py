@@ -1,12 +1,39 @@
 """Top-down inference and drawing with MMPose's own APIs (needs mmpose installed); models
 for the export tools (MMPose or MMSeg)."""
+import argparse
 import os
 import os.path as osp
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ['export_path', 'init_tensor_model', 'is_segmentation_config', 'predict_and_draw']
+__all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
+           'is_segmentation_config', 'positive_int', 'predict_and_draw']
+
+
+def positive_int(text: str) -> int:
+    """An ``argparse`` type: an integer >= 1 (an error message names the value)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be a positive integer, got {value}')
+    return value
+
+
+def export_argument_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
+    """The export tools' common command line: ``CONFIG CHECKPOINT --shape H W [--out F]
+    [--deploy] [--atol A]``, described by the first line of ``doc`` (the tool's
+    docstring); each tool adds its batch options."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--shape', nargs=2, type=positive_int, metavar=('H', 'W'),
+                        required=True)
+    parser.add_argument('--out', help=out_help)
+    parser.add_argument('--deploy', action='store_true',
+                        help='fold batch norms and use the deploy form first (faster)')
+    parser.add_argument('--atol', type=float, default=1e-4,
+                        help='largest max abs difference from PyTorch accepted')
+    return parser
 
 
 def init_tensor_model(config: Union[str, Any], checkpoint: Optional[str],

@@ -29,8 +29,8 @@ from .models.layers.export import is_exporting_onnx
 from .models.layers.layout import channels_last_device_types
 
 __all__ = ['MatmulConv1x1', 'TensorForward', 'channels_last_device_types',
-           'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn', 'switch_to_deploy',
-           'trace_torchscript']
+           'compile_aot_package', 'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn',
+           'switch_to_deploy', 'trace_torchscript']
 
 
 class TensorForward(nn.Module):
@@ -224,6 +224,34 @@ def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:
         with inductor_config.patch(freezing=True), torch.no_grad():
             return compiled(*args, **kwargs)
     return run
+
+
+def compile_aot_package(model: nn.Module, x: Tensor, path: str,
+                        dynamic_batch: bool = False) -> str:
+    """``model`` compiled ahead of time by TorchInductor (AOTInductor) for ``x``'s device
+    into a ``.pt2`` package at ``path``, which it returns. The package loads with
+    ``torch._inductor.aoti_load_package(path)`` (or C++'s ``AOTIModelPackageLoader``)
+    without this package, MMPose or the model's code, and runs the compiled graph from C++
+    at once (no compile when it is loaded, no guards at each call). ``torch.export``
+    captures the forward pass at ``x``'s shape (with ``dynamic_batch``, any batch size
+    >= 1); then Inductor compiles it with ``freezing`` under no_grad (Inductor freezes
+    only a graph without gradients: compiled with them, the package's convolutions
+    reordered their weights at every call and it ran 2x slower), like
+    :func:`compile_for_cpu_inference`. Compile once the weights are final; it takes
+    minutes and a C++ compiler.
+
+    Shape:
+        the package: as ``model``, at ``x``'s shape (any batch with ``dynamic_batch``)
+    """
+    import torch._inductor.config as inductor_config
+    if dynamic_batch and x.shape[0] < 2:
+        raise ValueError('compile_aot_package: a dynamic batch needs an example batch of at '
+                         f'least 2 (export specialises a batch of 0 or 1), got {x.shape[0]}')
+    dynamic = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
+    with torch.no_grad():
+        program = torch.export.export(model, (x, ), dynamic_shapes=dynamic)
+        with inductor_config.patch(freezing=True):
+            return torch._inductor.aoti_compile_and_package(program, package_path=path)
 
 
 @contextlib.contextmanager

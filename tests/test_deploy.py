@@ -396,13 +396,10 @@ def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
     assert explanation.graph_count == 1
 
 
-def test_compile_for_cpu_inference_gives_the_eager_outputs():
-    """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
-    computes what eager does. A small two-stage network (a Lite and a naive module, three
-    branches, the head) keeps the compile to seconds; every block type is in it."""
-    import torch._inductor.config as inductor_config
-
-    from mmpose_litehrnet.deploy import compile_for_cpu_inference
+def _small_deployed_network() -> LiteHRNet:
+    """A two-stage Lite-HRNet (a Lite and a naive module, three branches, the head) in
+    deploy form, random weights and calibrated statistics: every block type, compiled in
+    a fraction of the full network's time."""
     from mmpose_litehrnet.models.backbones import variant_extra
     extra = variant_extra('litehrnet_18')
     extra['num_stages'] = 2
@@ -411,7 +408,16 @@ def test_compile_for_cpu_inference_gives_the_eager_outputs():
         module_type=('LITE', 'NAIVE'), with_fuse=(True, True), reduce_ratios=(8, 8),
         num_channels=((40, 80), (40, 80, 160)))
     model = calibrate_(randomize_(LiteHRNet(extra, out_indices=(0, 1, 2)), seed=5))
-    model.switch_to_deploy()
+    return model.switch_to_deploy()
+
+
+def test_compile_for_cpu_inference_gives_the_eager_outputs():
+    """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
+    computes what eager does; the small network keeps the compile to seconds."""
+    import torch._inductor.config as inductor_config
+
+    from mmpose_litehrnet.deploy import compile_for_cpu_inference
+    model = _small_deployed_network()
     torch._dynamo.reset()
     compiled = compile_for_cpu_inference(model)
     for seed in (0, 1):
@@ -467,7 +473,8 @@ def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: st
     ``shape`` (H, W) and ``options``; asserts it succeeded. Returns its stdout, the
     checkpoint and the exported file."""
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / ('model.onnx' if tool == 'export_onnx' else 'model.pt'))
+    suffix = {'export_onnx': 'onnx', 'export_torchscript': 'pt', 'export_aoti': 'pt2'}[tool]
+    out = str(tmp_path / f'model.{suffix}')
     result = subprocess.run(
         [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), config, ckpt, '--shape',
          *map(str, shape), '--out', out, *options], capture_output=True, text=True, cwd=ROOT)
@@ -547,6 +554,51 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
     assert actual.shape == (2, 17, 63, 48)
     torch.testing.assert_close(actual, expected, rtol=0,
                                atol=1e-4 * expected.abs().max().item())
+
+
+def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
+    """The AOTInductor package of the deploy form (an odd size, batch 2) loads in a fresh
+    process that imports neither this package nor MMPose, and gives the training form's
+    heatmaps there."""
+    from mmpose_litehrnet.apis import init_tensor_model
+    stdout, ckpt, out = _export('export_aoti', COCO_LITEHRNET_18, (250, 190), tmp_path,
+                                '--batch', '2', '--deploy')
+    assert 'AOTInductor vs PyTorch max abs diff' in stdout
+    x = torch.randn(2, 3, 250, 190, generator=torch.Generator().manual_seed(3))
+    torch.save(x, tmp_path / 'x.pth')
+    load = ('import sys, torch; package = torch._inductor.aoti_load_package(sys.argv[1]); '
+            'torch.save(package(torch.load(sys.argv[2])), sys.argv[3]); '
+            "assert not {'mmpose', 'mmpose_litehrnet', 'mmcv'} & set(sys.modules)")
+    result = subprocess.run([sys.executable, '-c', load, out, str(tmp_path / 'x.pth'),
+                             str(tmp_path / 'y.pth')], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    actual = torch.load(tmp_path / 'y.pth')
+    with torch.no_grad():
+        expected = init_tensor_model(COCO_LITEHRNET_18, ckpt)(x)
+    assert actual.shape == (2, 17, 63, 48)
+    torch.testing.assert_close(actual, expected, rtol=0,
+                               atol=1e-4 * expected.abs().max().item())
+
+
+def test_aoti_package_with_a_dynamic_batch(tmp_path):
+    """``dynamic_batch``: one package for any number of crops, checked at batches other
+    than the example's against eager; an example batch of 1 is refused by name. The small
+    two-stage network of the compile test keeps the compile short."""
+    from mmpose_litehrnet.deploy import compile_aot_package
+    model = _small_deployed_network()
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match='example batch of at least 2 .*, got 1'):
+        compile_aot_package(model, x[:1], 'unused.pt2', dynamic_batch=True)
+    path = compile_aot_package(model, x, str(tmp_path / 'small.pt2'), dynamic_batch=True)
+    package = torch._inductor.aoti_load_package(path)
+    for batch in (1, 5):
+        x = torch.randn(batch, 3, 128, 96, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            expected = model(x)
+        actual = package(x)
+        assert len(actual) == len(expected) == 3
+        for a, e in zip(actual, expected):
+            torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
 
 
 def test_channels_last_from_a_config_predicts_like_nchw():

@@ -1,6 +1,6 @@
 """Latency, throughput and training-step time of Lite-HRNet against its peers, in one run.
 
-    python tools/benchmark.py [--rounds 20] [--compile] [--onnx]          # this CPU
+    python tools/benchmark.py [--rounds 20] [--compile] [--aoti] [--onnx] # this CPU
     python tools/benchmark.py --device cuda [--compile]                   # a GPU
 
 All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 256x192 in
@@ -8,11 +8,11 @@ eval mode. Models are run alternately, one call each per round, after a warm-up,
 medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weights as
 ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
 of time in convolutions, the deploy forms traced to TorchScript, optionally
-``torch.compile`` (``compile_for_cpu_inference``, batch 1) and ONNX Runtime rows; writes
-``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and batch-64 throughput in
-fp32 and fp16, eager and replayed as CUDA graphs, optionally ``torch.compile``, and a
-training step; writes ``docs/benchmark_gpu.md`` and ``.png``, with what it measured
-before a SIGTERM (``timeout``) if one cuts it short.
+``torch.compile`` (``compile_for_cpu_inference``, batch 1), AOTInductor (batch 1) and ONNX
+Runtime rows; writes ``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and
+batch-64 throughput in fp32 and fp16, eager and replayed as CUDA graphs, optionally
+``torch.compile``, and a training step; writes ``docs/benchmark_gpu.md`` and ``.png``,
+with what it measured before a SIGTERM (``timeout``) if one cuts it short.
 
 Where MMPose's compiled mmcv ops are missing (e.g. ``mmcv-lite`` on a GPU machine whose
 torch has no mmcv build), ``mmpose.models`` cannot be imported as a whole; the script then
@@ -45,7 +45,7 @@ DEPLOYED = 'ours litehrnet_18 deploy'
 DEPLOYED_CL = f'{DEPLOYED} channels-last'  # on a GPU (switch_to_deploy(channels_last=...))
 MOBILENET = 'MobileNetV2 SimpleBaseline'
 #: Row-name suffixes of the runtimes that the CPU report compares ours and MobileNetV2 in.
-RUNTIMES = ('', ' + torch.jit.trace', ' + torch.compile', ' ONNX Runtime')
+RUNTIMES = ('', ' + torch.jit.trace', ' + torch.compile', ' AOTInductor', ' ONNX Runtime')
 TRAINED = 'ours litehrnet_18'  # the training-step comparison: this against BASE
 #: The training form with ``channels_last=True`` (on the CPU; timed in the training step).
 TRAINED_CL = f'{TRAINED} channels-last'
@@ -224,6 +224,18 @@ def forward_fn(model: Callable, x: torch.Tensor) -> Callable[[], None]:
         if x.is_cuda:
             torch.cuda.synchronize()
     return run
+
+
+def aot_package(model: nn.Module, x: torch.Tensor, path: str) -> Callable:
+    """``model`` compiled by ``compile_aot_package`` at ``x``'s shape into a package at
+    ``path`` (``.pt2``) and loaded back, as ``tools/export_aoti.py`` writes it; checks that
+    it gives the eager outputs."""
+    from mmpose_litehrnet.deploy import compile_aot_package
+    compile_aot_package(model, x, path)
+    package = torch._inductor.aoti_load_package(path)
+    with torch.no_grad():
+        torch.testing.assert_close(package(x), model(x), rtol=1e-4, atol=1e-4)
+    return package
 
 
 def traced(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
@@ -471,6 +483,11 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             compiled(x1)
             latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
     workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
+    for name in [k for k in (DEPLOYED, MOBILENET) if k in models] if args.aoti else ():
+        # Batch 1 only, like the compile: a package per model and shape, minutes each.
+        print(f'compiling {name} with AOTInductor ...', flush=True)
+        path = osp.join(workdir, name.replace(' ', '_') + '.pt2')
+        latency_fns[f'{name} AOTInductor'] = forward_fn(aot_package(models[name], x1, path), x1)
     for name in [k for k in (DEPLOYED, BASE, MOBILENET) if k in models] if args.onnx else ():
         key = f'{name} ONNX Runtime'
         try:
@@ -498,7 +515,9 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         f'Input 256x192, fp32, eval; medians of {args.rounds} alternating rounds (latency) '
         f'and {args.throughput_rounds} (throughput); ratios to `{BASE}` (same weights).'
         + (' "+ torch.compile": `compile_for_cpu_inference` (frozen weights, C++ wrapper), '
-           'batch 1 only.' if args.compile else ''),
+           'batch 1 only.' if args.compile else '')
+        + (' "AOTInductor": `compile_aot_package` (a .pt2 package, frozen weights), loaded '
+           'with `aoti_load_package`, batch 1 only.' if args.aoti else ''),
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
         f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
     for key in latency:
@@ -697,6 +716,9 @@ def main() -> None:
                              'GPU LHR-18 deploy and the built-in (reduce-overhead, fp32 and '
                              'fp16 batch 1, measured first)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
+    parser.add_argument('--aoti', action='store_true',
+                        help='also AOTInductor packages of LHR-18 deploy and MobileNetV2 '
+                             '(CPU only, batch 1)')
     parser.add_argument('--models', help='comma-separated subset of the model names')
     parser.add_argument('--out', default=None,
                         help='output prefix (default: docs/benchmark, docs/benchmark_gpu)')

@@ -13,7 +13,6 @@ one, a plain average pooling when the branch sizes divide (H and W divisible by 
 otherwise two products with constant pooling matrices. Exits non-zero if ONNX Runtime
 differs from PyTorch by more than --atol.
 """
-import argparse
 import sys
 
 import numpy as np
@@ -21,15 +20,11 @@ import torch
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'), required=True)
-    parser.add_argument('--out', help='default: work_dirs/onnx/<config>_<H>x<W>.onnx')
-    parser.add_argument('--deploy', action='store_true', help='fold batch norms first')
+    from mmpose_litehrnet.apis import export_argument_parser
+    parser = export_argument_parser(__doc__,
+                                    'default: work_dirs/onnx/<config>_<H>x<W>.onnx')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='a batch axis of any size (one crop per person)')
-    parser.add_argument('--atol', type=float, default=1e-4)
     args = parser.parse_args()
     import onnx
     import onnxruntime as ort

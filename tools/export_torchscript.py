@@ -13,30 +13,20 @@ the shape logic for N x 3 x H x W, so the file is only valid at that shape; any 
 work. The check runs the loaded file on a fresh input of that shape and exits non-zero if
 it differs from PyTorch by more than --atol.
 """
-import argparse
 import sys
 
 import torch
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'), required=True)
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--out', help='default: work_dirs/torchscript/<config>_<N>x<H>x<W>.pt')
-    parser.add_argument('--deploy', action='store_true',
-                        help='fold batch norms and use the deploy form first (faster)')
-    parser.add_argument('--atol', type=float, default=1e-4)
+    from mmpose_litehrnet.apis import export_argument_parser, positive_int
+    parser = export_argument_parser(
+        __doc__, 'default: work_dirs/torchscript/<config>_<N>x<H>x<W>.pt')
+    parser.add_argument('--batch', type=positive_int, default=1)
     args = parser.parse_args()
     from mmpose_litehrnet.apis import export_path, init_tensor_model
     from mmpose_litehrnet.deploy import trace_torchscript
     (h, w), n = args.shape, args.batch
-    if min(h, w, n) < 1:
-        print(f'error: --shape and --batch must be positive, got {n}x{h}x{w}',
-              file=sys.stderr)
-        return 2
     model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
     seeds = torch.Generator().manual_seed(0)

@@ -1,0 +1,55 @@
+"""Compiles a whole top-down pose model or MMSeg segmentor ahead of time with
+AOTInductor into a ``.pt2`` package and checks it against PyTorch.
+
+    python tools/export_aoti.py CONFIG CHECKPOINT --shape H W [--batch N | --dynamic-batch]
+        [--out F.pt2] [--deploy]
+
+Input (N, 3, H, W) normalised image, output the heatmaps or, for an MMSeg config, the
+segmentation logits before their resize to the image. The package loads with
+``torch._inductor.aoti_load_package`` (or C++'s ``AOTIModelPackageLoader``) alone: no
+MMPose, MMCV, this package or compile at load. It is compiled for this machine's CPU, the
+installed torch, and N x 3 x H x W (any N >= 1 with --dynamic-batch, checked at 1 and 3);
+any H and W work. On a CPU the deploy form (``--deploy``, recommended) runs about as fast
+as ``compile_for_cpu_inference`` and ONNX Runtime (docs/benchmark.md). Compiling takes
+minutes and a C++ compiler. Exits non-zero if the loaded package differs from PyTorch by
+more than --atol.
+"""
+import sys
+
+import torch
+
+
+def main() -> int:
+    from mmpose_litehrnet.apis import export_argument_parser, positive_int
+    parser = export_argument_parser(__doc__,
+                                    'default: work_dirs/aoti/<config>_<N>x<H>x<W>.pt2')
+    batch = parser.add_mutually_exclusive_group()
+    batch.add_argument('--batch', type=positive_int, default=1)
+    batch.add_argument('--dynamic-batch', action='store_true',
+                       help='any batch size >= 1 (one crop per person)')
+    args = parser.parse_args()
+    from mmpose_litehrnet.apis import export_path, init_tensor_model
+    from mmpose_litehrnet.deploy import compile_aot_package
+    (h, w), n = args.shape, args.batch
+    model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
+    size = f'{"N" if args.dynamic_batch else n}x{h}x{w}'
+    out = export_path(args.config, args.out, 'aoti', f'{size}.pt2')
+    seeds = torch.Generator().manual_seed(0)
+    # Compiled at batch 2 when the batch is dynamic: a batch of 1 would be specialised.
+    example = torch.randn(2 if args.dynamic_batch else n, 3, h, w, generator=seeds)
+    compile_aot_package(model, example, out, dynamic_batch=args.dynamic_batch)
+    package = torch._inductor.aoti_load_package(out)
+    diff = 0.0
+    for batch_size in (1, 3) if args.dynamic_batch else (n, ):
+        x = torch.randn(batch_size, 3, h, w, generator=seeds)
+        with torch.no_grad():
+            actual, expected = package(x), model(x)
+        diff = max(diff, (actual - expected).abs().max().item())
+    batch_size = 'N (dynamic, checked at 1 and 3)' if args.dynamic_batch else n
+    print(f'exported {out}: input {batch_size}x3x{h}x{w}, output {tuple(actual.shape[1:])} '
+          f'per image, AOTInductor vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
+    return 0 if diff <= args.atol else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
