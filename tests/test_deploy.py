@@ -562,6 +562,21 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
                                atol=1e-4 * expected.abs().max().item())
 
 
+@pytest.mark.parametrize('argv,bad', [(['--shape', '0', '192'], 0),
+                                      (['--shape', '256', '-2'], -2),
+                                      (['--shape', '256', '192', '--batch', '0'], 0)])
+def test_export_tools_refuse_sizes_below_one(argv, bad, capsys):
+    """The export tools' shared command line names a size or batch below 1 and exits 2
+    (argparse's usage error) before any model is built."""
+    from mmpose_litehrnet.apis import export_argument_parser, positive_int
+    parser = export_argument_parser('A tool.\n', 'help')
+    parser.add_argument('--batch', type=positive_int, default=1)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(['config.py', 'ckpt.pth', *argv])
+    assert exit_info.value.code == 2
+    assert f'must be a positive integer, got {bad}' in capsys.readouterr().err
+
+
 def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
     """The AOTInductor package of the deploy form (an odd size, batch 2) loads in a fresh
     process that imports neither this package nor MMPose, and gives the training form's
