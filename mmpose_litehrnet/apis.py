@@ -3,12 +3,14 @@ for the export tools (MMPose or MMSeg)."""
 import argparse
 import os
 import os.path as osp
-from typing import Any, Optional, Sequence, Union
+import sys
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
-           'is_segmentation_config', 'positive_int', 'predict_and_draw']
+           'is_segmentation_config', 'max_abs_difference', 'positive_int',
+           'predict_and_draw']
 
 
 def positive_int(text: str) -> int:
@@ -34,6 +36,28 @@ def export_argument_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
     parser.add_argument('--atol', type=float, default=1e-4,
                         help='largest max abs difference from PyTorch accepted')
     return parser
+
+
+def max_abs_difference(run: Callable, model: Callable, batch_sizes: Sequence[int],
+                       size: Sequence[int], generator: Any, runtime: str
+                       ) -> Optional[Tuple[float, Tuple[int, ...]]]:
+    """How an exported model ``run`` (a tensor in, a tensor out) matches ``model``: on a
+    fresh normal input (N, 3, H, W) of each batch size N (``size`` = H, W; drawn from the
+    torch ``generator``), the largest max abs difference and the output shape per image.
+    None, after an error line naming ``runtime`` and both shapes, when the shapes differ
+    (a difference would broadcast)."""
+    import torch
+    diff, shape = 0.0, ()
+    for n in batch_sizes:
+        x = torch.randn(n, 3, *size, generator=generator)
+        with torch.no_grad():
+            actual, expected = run(x), model(x)
+        if actual.shape != expected.shape:
+            print(f'error: {runtime} gave {tuple(actual.shape)} for {tuple(expected.shape)}',
+                  file=sys.stderr)
+            return None
+        diff, shape = max(diff, (actual - expected).abs().max().item()), actual.shape[1:]
+    return diff, tuple(shape)
 
 
 def init_tensor_model(config: Union[str, Any], checkpoint: Optional[str],

@@ -580,6 +580,18 @@ def test_export_tools_refuse_sizes_below_one(argv, bad, capsys):
     assert f'must be a positive integer, got {bad}' in capsys.readouterr().err
 
 
+def test_export_check_stops_on_another_shape_before_broadcasting(capsys):
+    """The export tools' comparison with PyTorch: a runtime that drops the batch would
+    broadcast against the reference; it is an error naming both shapes instead."""
+    from mmpose_litehrnet.apis import max_abs_difference
+    model = torch.nn.Conv2d(3, 2, 1)
+    generator = torch.Generator().manual_seed(0)
+    assert max_abs_difference(model, model, (1, 3), (4, 5), generator, 'same')[1] == (2, 4, 5)
+    assert max_abs_difference(lambda x: model(x[:1]), model, (1, 3), (4, 5), generator,
+                              'a runtime') is None
+    assert 'error: a runtime gave (1, 2, 4, 5) for (3, 2, 4, 5)' in capsys.readouterr().err
+
+
 def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
     """``tools/export_aoti.py --dynamic-batch --deploy`` on a config (the COCO one, with the
     small two-stage network to keep the compile short) at an odd size: the package loads

@@ -482,7 +482,7 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             compiled = compile_for_cpu_inference(models[name])
             compiled(x1)
             latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
-    workdir = tempfile.mkdtemp(prefix='lhr_onnx_')
+    workdir = tempfile.mkdtemp(prefix='lhr_export_')
     for name in [k for k in (DEPLOYED, MOBILENET) if k in models] if args.aoti else ():
         # Batch 1 only, like the compile: a package per model and shape, minutes each.
         print(f'compiling {name} with AOTInductor ...', flush=True)

@@ -20,7 +20,13 @@ import torch
 
 
 def main() -> int:
-    from mmpose_litehrnet.apis import export_argument_parser, positive_int
+    from mmpose_litehrnet.apis import (
+        export_argument_parser,
+        export_path,
+        init_tensor_model,
+        max_abs_difference,
+        positive_int,
+    )
     parser = export_argument_parser(__doc__,
                                     'default: work_dirs/aoti/<config>_<N>x<H>x<W>.pt2')
     batch = parser.add_mutually_exclusive_group()
@@ -28,7 +34,6 @@ def main() -> int:
     batch.add_argument('--dynamic-batch', action='store_true',
                        help='any batch size >= 1 (one crop per person)')
     args = parser.parse_args()
-    from mmpose_litehrnet.apis import export_path, init_tensor_model
     from mmpose_litehrnet.deploy import compile_aot_package
     (h, w), n = args.shape, args.batch
     model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
@@ -39,19 +44,14 @@ def main() -> int:
     example = torch.randn(2 if args.dynamic_batch else n, 3, h, w, generator=seeds)
     compile_aot_package(model, example, out, dynamic_batch=args.dynamic_batch)
     package = torch._inductor.aoti_load_package(out)
-    diff = 0.0
-    for batch_size in (1, 3) if args.dynamic_batch else (n, ):
-        x = torch.randn(batch_size, 3, h, w, generator=seeds)
-        with torch.no_grad():
-            actual, expected = package(x), model(x)
-        if actual.shape != expected.shape:  # a difference would broadcast
-            print(f'error: the package gave {tuple(actual.shape)} for '
-                  f'{tuple(expected.shape)}', file=sys.stderr)
-            return 1
-        diff = max(diff, (actual - expected).abs().max().item())
+    batches = (1, 3) if args.dynamic_batch else (n, )
+    result = max_abs_difference(package, model, batches, (h, w), seeds, 'the package')
+    if result is None:
+        return 1
+    diff, per_image = result
     batch_label = 'N (dynamic, checked at 1 and 3)' if args.dynamic_batch else n
-    print(f'exported {out}: input {batch_label}x3x{h}x{w}, output {tuple(actual.shape[1:])} '
-          f'per image, AOTInductor vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
+    print(f'exported {out}: input {batch_label}x3x{h}x{w}, output {per_image} per image, '
+          f'AOTInductor vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1
 
 

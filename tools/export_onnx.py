@@ -15,12 +15,17 @@ differs from PyTorch by more than --atol.
 """
 import sys
 
-import numpy as np
 import torch
 
 
 def main() -> int:
-    from mmpose_litehrnet.apis import export_argument_parser
+    from mmpose_litehrnet.apis import (
+        export_argument_parser,
+        export_path,
+        init_tensor_model,
+        is_segmentation_config,
+        max_abs_difference,
+    )
     parser = export_argument_parser(__doc__,
                                     'default: work_dirs/onnx/<config>_<H>x<W>.onnx')
     parser.add_argument('--dynamic-batch', action='store_true',
@@ -30,7 +35,6 @@ def main() -> int:
     import onnxruntime as ort
     from mmengine.config import Config
 
-    from mmpose_litehrnet.apis import export_path, init_tensor_model, is_segmentation_config
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
     config = Config.fromfile(args.config)  # read once (an MMSeg config takes ~0.7 s)
@@ -43,21 +47,16 @@ def main() -> int:
                 out, output_names=(output, ), dynamic_batch=args.dynamic_batch)
     onnx.checker.check_model(onnx.load(out))
     session = ort.InferenceSession(out, providers=['CPUExecutionProvider'])
-    diff = 0.0
     batches = (1, 3) if args.dynamic_batch else (1, )
-    for n in batches:
-        x = torch.randn(n, 3, h, w, generator=gen)
-        actual = session.run(None, {'input': x.numpy()})[0]
-        with torch.no_grad():
-            expected = model(x).numpy()
-        if actual.shape != expected.shape:
-            print(f'error: ONNX Runtime gave {actual.shape} for {expected.shape}',
-                  file=sys.stderr)
-            return 1
-        diff = max(diff, float(np.abs(actual - expected).max()))
+    result = max_abs_difference(
+        lambda x: torch.from_numpy(session.run(None, {'input': x.numpy()})[0]), model,
+        batches, (h, w), gen, 'ONNX Runtime')
+    if result is None:
+        return 1
+    diff, per_image = result
     batch = f'N (dynamic, checked at {" and ".join(map(str, batches))})' \
         if args.dynamic_batch else '1'
-    print(f'exported {out}: input {batch}x3x{h}x{w}, {output} {tuple(actual.shape[1:])} per '
+    print(f'exported {out}: input {batch}x3x{h}x{w}, {output} {per_image} per '
           f'image, ONNX Runtime vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1
 

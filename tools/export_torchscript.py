@@ -11,7 +11,7 @@ forward pass: on a CPU the traced deploy form (``--deploy``, recommended) is abo
 third faster than the same model in eager PyTorch (docs/benchmark.md). Tracing records
 the shape logic for N x 3 x H x W, so the file is only valid at that shape; any H and W
 work. The check runs the loaded file on a fresh input of that shape and exits non-zero if
-it differs from PyTorch by more than --atol.
+it gives another shape than PyTorch or differs from it by more than --atol.
 """
 import sys
 
@@ -19,24 +19,29 @@ import torch
 
 
 def main() -> int:
-    from mmpose_litehrnet.apis import export_argument_parser, positive_int
+    from mmpose_litehrnet.apis import (
+        export_argument_parser,
+        export_path,
+        init_tensor_model,
+        max_abs_difference,
+        positive_int,
+    )
     parser = export_argument_parser(
         __doc__, 'default: work_dirs/torchscript/<config>_<N>x<H>x<W>.pt')
     parser.add_argument('--batch', type=positive_int, default=1)
     args = parser.parse_args()
-    from mmpose_litehrnet.apis import export_path, init_tensor_model
     from mmpose_litehrnet.deploy import trace_torchscript
     (h, w), n = args.shape, args.batch
     model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
     seeds = torch.Generator().manual_seed(0)
     torch.jit.save(trace_torchscript(model, torch.randn(n, 3, h, w, generator=seeds)), out)
-    loaded = torch.jit.load(out)
-    x = torch.randn(n, 3, h, w, generator=seeds)
-    with torch.no_grad():
-        actual, expected = loaded(x), model(x)
-    diff = (actual - expected).abs().max().item()
-    print(f'exported {out}: input {n}x3x{h}x{w}, output {tuple(actual.shape)}, '
+    result = max_abs_difference(torch.jit.load(out), model, (n, ), (h, w), seeds,
+                                'the TorchScript file')
+    if result is None:
+        return 1
+    diff, per_image = result
+    print(f'exported {out}: input {n}x3x{h}x{w}, output {(n, *per_image)}, '
           f'TorchScript vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
     return 0 if diff <= args.atol else 1
 
