@@ -23,7 +23,7 @@ seg-demo: setup
 	$(PY) tools/seg_demo.py
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 lint: setup
 	$(VENV)/bin/ruff check mmpose_litehrnet tools tests

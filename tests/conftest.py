@@ -1,10 +1,11 @@
 """Shared fixtures: the four variants, the devices, deterministic random weights, MMPose's
 oracle."""
+import os
 import os.path as osp
 import subprocess
 import sys
 import textwrap
-from typing import Dict
+from typing import Dict, List, Optional
 
 import pytest
 import torch
@@ -19,6 +20,33 @@ POSE_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap')
 #: Our COCO Lite-HRNet-18 pose config.
 COCO_LITEHRNET_18 = osp.join(POSE_CONFIGS, 'coco',
                              'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+
+
+def _share_the_cores_between_workers() -> None:
+    """Under pytest-xdist (``make test`` runs ``-n auto``) each worker, and each process a
+    test starts, gets its share of the cores: threads spinning on cores that another
+    worker uses slow both down."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        torch.set_num_threads(threads)
+        os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = str(threads)
+
+
+_share_the_cores_between_workers()
+
+
+def _expected_seconds(item) -> float:
+    marker = item.get_closest_marker('slow')
+    return 0.0 if marker is None else marker.kwargs.get('seconds', 30.0)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The tests marked ``slow`` first, longest first (``slow(seconds=...)``), so that the
+    workers start them early and finish together instead of one waiting for the other's
+    last long test."""
+    items.sort(key=_expected_seconds, reverse=True)
+
 
 #: The released variants (our names).
 VARIANT_NAMES = ('litehrnet_18', 'litehrnet_30', 'naive_litehrnet_18',
@@ -121,6 +149,33 @@ def cuda(monkeypatch) -> torch.device:
     if not torch.cuda.is_available():
         pytest.skip('no CUDA device')
     return _float32_cuda(monkeypatch)
+
+
+def run_in_process(config: str, options: List[str], work_dir: str,
+                   checkpoint: Optional[str] = None) -> Dict[str, float]:
+    """What ``mim train`` (or, with ``checkpoint``, ``mim test``) does with ``config`` and
+    ``--cfg-options options``, in this process (no interpreter start, no imports): returns
+    the last validation's metrics (training) or the test metrics."""
+    import argparse
+    import uuid
+
+    from mmengine.config import Config, DictAction
+    from mmengine.runner import Runner
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict(parser.parse_args(['--cfg-options', *options]).cfg_options)
+    cfg.work_dir, cfg.launcher = work_dir, 'none'
+    # A name of its own: MMEngine keeps one message hub and visualizer per name.
+    cfg.experiment_name = f'{osp.basename(config)[:-3]}_{uuid.uuid4().hex[:8]}'
+    if checkpoint is not None:
+        cfg.load_from = checkpoint
+        return Runner.from_cfg(cfg).test()
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return {key[len('val/'):]: value.current()
+            for key, value in runner.message_hub.log_scalars.items()
+            if key.startswith('val/')}
 
 
 def run_python(code: str) -> str:

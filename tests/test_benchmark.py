@@ -57,6 +57,7 @@ def test_plain_heatmap_head_equals_mmpose_heatmap_head(deconv):
     assert expected.shape == (2, 17, 128 if deconv else 16, 96 if deconv else 12)
 
 
+@pytest.mark.slow
 def test_models_build_without_mmcv_ops():
     """As on a machine with mmcv-lite: mmcv's compiled extension is missing, so
     ``import mmpose.models`` fails; MMPose's backbones still load, ours replaces
@@ -151,6 +152,7 @@ def test_cpu_targets_report_only_what_the_run_measured():
         'Targets (issue 5): none measured in this subset.')
 
 
+@pytest.mark.slow
 def test_compiled_conv_share_records_the_compiled_convolutions():
     """With Inductor's kernel profile on, a compiled network of large convolutions shows
     them as most of its time (without it the compiled graph is one profiler event and

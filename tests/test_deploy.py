@@ -1,10 +1,14 @@
 """Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX,
 TorchScript."""
+import contextlib
 import copy
+import importlib.util
+import io
 import os.path as osp
 import subprocess
 import sys
 from typing import Sequence, Tuple
+from unittest import mock
 
 import pytest
 import torch
@@ -327,10 +331,35 @@ def test_deployed_pose_model_predicts_through_mmpose():
                                expected.pred_instances.keypoints, rtol=0, atol=1e-3)
 
 
+#: Two stages (a Lite and a naive module, three branches): every block type of the
+#: network, compiled in a fraction of the full one's time.
+SMALL_STAGES_SPEC = dict(
+    num_modules=(1, 1), num_branches=(2, 3), num_blocks=(1, 1), module_type=('LITE', 'NAIVE'),
+    with_fuse=(True, True), reduce_ratios=(8, 8), num_channels=((40, 80), (40, 80, 160)))
+
+
+def _small_network(**kwargs) -> LiteHRNet:
+    """Lite-HRNet with :data:`SMALL_STAGES_SPEC` and the head, all three branches out,
+    in eval mode; ``kwargs`` as LiteHRNet's."""
+    from mmpose_litehrnet.models.backbones import variant_extra
+    extra = variant_extra('litehrnet_18')
+    extra['num_stages'] = 2
+    extra['stages_spec'] = dict(extra['stages_spec'], **SMALL_STAGES_SPEC)
+    return LiteHRNet(extra, out_indices=(0, 1, 2), **kwargs).eval()
+
+
+def _small_deployed_network() -> LiteHRNet:
+    """:func:`_small_network` in deploy form, random weights and calibrated statistics."""
+    return calibrate_(randomize_(_small_network(), seed=5)).switch_to_deploy()
+
+
+@pytest.mark.slow
 def test_no_graph_breaks_for_torch_compile():
+    """Dynamo traces the training and the deploy form whole (the two-stage network: every
+    block type, at a quarter of the full one's tracing time)."""
     import torch._dynamo
     for deploy in (False, True):
-        model = LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)).eval()
+        model = _small_network()
         if deploy:
             model.switch_to_deploy()
         torch._dynamo.reset()
@@ -356,6 +385,7 @@ def _to_fake_cuda(model: torch.nn.Module, mode) -> torch.nn.Module:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('deploy', [False, True], ids=['training', 'deploy'])
 @pytest.mark.parametrize('channels_last', [False, True], ids=['NCHW', 'channels-last'])
 def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
@@ -364,13 +394,14 @@ def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
     channels-last weights on CUDA) run there under fake CUDA tensors: with no graph break
     for torch.compile (Dynamo's explain), the CPU's output shapes, on CUDA, in the chosen
     layout, at 256x192 and 250x190; fp32, and fp16 for the deploy form (a fake fp16
-    batch norm asks for a driver). Values are the CUDA tests' job, on a GPU."""
+    batch norm asks for a driver). Values are the CUDA tests' job, on a GPU. The
+    two-stage network has every block type; fake tensors make each operator slow."""
     import torch._dynamo
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     from mmpose_litehrnet.deploy import switch_to_deploy
     devices = ('cuda', ) if channels_last else False
-    model = LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3), channels_last=devices).eval()
+    model = _small_network(channels_last=devices)
     if deploy:
         switch_to_deploy(model, channels_last=devices)
     shapes = {}
@@ -396,24 +427,7 @@ def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
     assert explanation.graph_count == 1
 
 
-#: Two stages (a Lite and a naive module, three branches): every block type of the
-#: network, compiled in a fraction of the full one's time.
-SMALL_STAGES_SPEC = dict(
-    num_modules=(1, 1), num_branches=(2, 3), num_blocks=(1, 1), module_type=('LITE', 'NAIVE'),
-    with_fuse=(True, True), reduce_ratios=(8, 8), num_channels=((40, 80), (40, 80, 160)))
-
-
-def _small_deployed_network() -> LiteHRNet:
-    """Lite-HRNet with :data:`SMALL_STAGES_SPEC` and the head, in deploy form, random
-    weights and calibrated statistics."""
-    from mmpose_litehrnet.models.backbones import variant_extra
-    extra = variant_extra('litehrnet_18')
-    extra['num_stages'] = 2
-    extra['stages_spec'] = dict(extra['stages_spec'], **SMALL_STAGES_SPEC)
-    model = calibrate_(randomize_(LiteHRNet(extra, out_indices=(0, 1, 2)), seed=5))
-    return model.switch_to_deploy()
-
-
+@pytest.mark.slow
 def test_compile_for_cpu_inference_gives_the_eager_outputs():
     """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
     computes what eager does; the small network keeps the compile to seconds."""
@@ -470,6 +484,20 @@ def _random_checkpoint(config: str, path: str) -> str:
     return path
 
 
+def _run_tool(tool: str, *argv: str) -> str:
+    """``python tools/<tool>.py ARGV`` in this process (no interpreter start, no imports);
+    asserts it exited 0 and returns what it printed."""
+    path = osp.join(ROOT, 'tools', f'{tool}.py')
+    spec = importlib.util.spec_from_file_location(f'tools_{tool}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    printed = io.StringIO()
+    with mock.patch.object(sys, 'argv', [path, *argv]), contextlib.redirect_stdout(printed):
+        code = module.main()
+    assert code in (0, None), printed.getvalue()[-3000:]
+    return printed.getvalue()
+
+
 def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: str
             ) -> Tuple[str, str, str]:
     """Runs ``tools/<tool>.py`` on ``config`` with a :func:`_random_checkpoint` at
@@ -478,13 +506,11 @@ def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: st
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
     suffix = {'export_onnx': 'onnx', 'export_torchscript': 'pt', 'export_aoti': 'pt2'}[tool]
     out = str(tmp_path / f'model.{suffix}')
-    result = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), config, ckpt, '--shape',
-         *map(str, shape), '--out', out, *options], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
-    return result.stdout, ckpt, out
+    stdout = _run_tool(tool, config, ckpt, '--shape', *map(str, shape), '--out', out, *options)
+    return stdout, ckpt, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('config,shape', [
     ('coco/td-hm_litehrnet-18_8xb64-210e_coco-256x192.py', (256, 192)),
     ('coco/td-hm_litehrnet-18_8xb32-210e_coco-384x288.py', (384, 288)),
@@ -496,6 +522,7 @@ def test_onnx_export_matches_pytorch(config, shape, tmp_path):
     assert 'max abs diff' in stdout and osp.getsize(out) > 1e5
 
 
+@pytest.mark.slow
 def test_onnx_export_with_a_dynamic_batch(tmp_path):
     """``--dynamic-batch``: one file for any number of crops; checked here at a batch the
     tool did not try (4) against the deploy form in PyTorch."""
@@ -521,6 +548,7 @@ def test_onnx_export_with_a_dynamic_batch(tmp_path):
     assert empty.shape == (0, 17, 64, 48)
 
 
+@pytest.mark.slow
 def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):
     """At 250x190 the branches (63x48 .. 8x6) do not divide: the cross-resolution pooling
     is exported as products with pooling matrices; ONNX Runtime must still give PyTorch's
@@ -530,6 +558,7 @@ def test_onnx_export_at_a_size_not_divisible_by_32(tmp_path):
     assert 'input N (dynamic, checked at 1 and 3)x3x250x190, heatmaps (17, 63, 48)' in stdout
 
 
+@pytest.mark.slow
 def test_onnx_export_of_a_segmentor(tmp_path):
     """An MMSeg config: the whole segmentor (backbone, FCN head with its resize + concat of
     the four branches) to its logits, deploy form, dynamic batch; ONNX Runtime must give
@@ -541,6 +570,7 @@ def test_onnx_export_of_a_segmentor(tmp_path):
     assert 'input N (dynamic, checked at 1 and 3)x3x256x512, logits (19, 64, 128)' in stdout
 
 
+@pytest.mark.slow
 def test_torchscript_export_runs_without_python_and_matches_the_training_form(tmp_path):
     """The exported file (deploy form, an odd size, batch 2) loads with ``torch.jit.load``
     alone and gives the training form's heatmaps."""
@@ -586,6 +616,7 @@ def test_export_check_stops_on_another_shape_before_broadcasting(capsys):
     assert 'error: a runtime gave (1, 2, 4, 5) for (3, 2, 4, 5)' in capsys.readouterr().err
 
 
+@pytest.mark.slow(seconds=100)
 def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
     """``tools/export_aoti.py --dynamic-batch --deploy`` on a config (the COCO one, with the
     small two-stage network to keep the compile short) at an odd size: the package loads

@@ -7,6 +7,7 @@ norm statistics are per process (SyncBN needs a GPU), so the model uses a per-sa
 (GroupNorm with one group) to make the computation independent of how the batch is split.
 """
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -54,6 +55,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_equal_one_process(tmp_path):
     out = str(tmp_path / 'ddp.pth')
     mp.spawn(_worker, args=(2, str(tmp_path / 'init'), out), nprocs=2, join=True)
@@ -108,6 +110,7 @@ def _deploy_hook_worker(rank: int, world: int, init_file: str, out: str) -> None
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_switch_to_deploy_hook_under_distributed_data_parallel(tmp_path):
     """Each rank's predictions through the DDP-wrapped, hook-deployed model equal the
     single-process deploy form's (MMPose's own inference) on that rank's image."""

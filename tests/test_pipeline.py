@@ -10,20 +10,19 @@ from typing import Dict, List, Optional
 import numpy as np
 import pytest
 import torch
-from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_
+from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_, run_in_process
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 SYNTHETIC = osp.join(POSE_CONFIGS, 'synthetic',
                      'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
 ZOO_CONFIGS = sorted(glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')))
-#: Configs that also go through ``mim test`` with the trained checkpoint: one per dataset
-#: and block type. The others train one epoch with validation (the same evaluator), which
-#: keeps CI well under its 30 minutes.
-TESTED_AFTER_TRAINING = {
-    'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py',
-    'td-hm_naive-litehrnet-18_8xb64-210e_mpii-256x256.py',
-    osp.basename(SYNTHETIC),
-}
+#: Configs that go through ``mim train`` and ``mim test`` as a user runs them: one per
+#: dataset family and block type. Every config (these too) also trains one epoch with
+#: validation in this process, which proves the same wiring without an interpreter start.
+MIM_ROUND_TRIP = (
+    osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'),
+    osp.join(POSE_CONFIGS, 'mpii', 'td-hm_naive-litehrnet-18_8xb64-210e_mpii-256x256.py'),
+)
 
 
 @pytest.fixture(scope='session')
@@ -65,16 +64,32 @@ def mim(*args: str, cwd: str = ROOT, env: Optional[Dict[str, str]] = None) -> st
     return output
 
 
-@pytest.mark.parametrize('config', ZOO_CONFIGS,
-                         ids=lambda p: osp.basename(p)[:-3])
+def _metric(config: str) -> str:
+    return 'PCK' if 'mpii' in osp.basename(config) else 'coco/AP'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config', ZOO_CONFIGS, ids=lambda p: osp.basename(p)[:-3])
+def test_every_config_trains_and_validates(config, tiny_data, tmp_path):
+    """One epoch of every config's recipe (its pipeline, codec, head, optimizer and
+    evaluator) on the tiny data, validated; the synthetic demo's config is tested with
+    the trained checkpoint too, as the demo does."""
+    opts = data_options(tiny_data, config)
+    metrics = run_in_process(config, opts, str(tmp_path))
+    assert _metric(config) in metrics and np.isfinite(metrics[_metric(config)]), metrics
+    assert osp.exists(tmp_path / 'epoch_1.pth')
+    if config == SYNTHETIC:
+        metrics = run_in_process(config, opts, str(tmp_path), str(tmp_path / 'epoch_1.pth'))
+        assert 0 <= metrics['coco/AP'] <= 1, metrics
+
+
+@pytest.mark.slow(seconds=50)
+@pytest.mark.parametrize('config', MIM_ROUND_TRIP, ids=lambda p: osp.basename(p)[:-3])
 def test_mim_train_then_test(config, tiny_data, tmp_path):
-    work = str(tmp_path)
+    work, metric = str(tmp_path), _metric(config)
     out = mim('train', 'mmpose', config, '--gpus', '0', '--work-dir', work,
               '--cfg-options', *data_options(tiny_data, config))
-    metric = 'PCK' if 'mpii' in osp.basename(config) else 'coco/AP'
     assert 'Epoch(val) [1]' in out and metric in out
-    if osp.basename(config) not in TESTED_AFTER_TRAINING:
-        return
     out = mim('test', 'mmpose', config, '--checkpoint', osp.join(work, 'epoch_1.pth'),
               '--work-dir', work, '--cfg-options', *data_options(tiny_data, config))
     assert 'Epoch(test)' in out and metric in out
@@ -112,7 +127,12 @@ def _predictions(prefix: str) -> np.ndarray:
     return np.array([r['keypoints'] for r in results])
 
 
-def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, tmp_path):
+@pytest.mark.slow(seconds=50)
+def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, tmp_path,
+                                                                    capfd):
+    """MMPose's own config (a fresh ``mim test``, without this package: the built-in
+    model) predicts the oracle's keypoints; ours gives them from the 1.x layout through
+    ``mim test``, and from the 0.x layout and in deploy form in this process."""
     from mmengine.utils import get_installed_path
     paths = _write_released_checkpoints(str(tmp_path))
     ours = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
@@ -125,20 +145,28 @@ def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, t
         '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
     expected = _predictions(prefix)
     assert expected.size > 0
-    for layout, path in paths.items():
-        prefix = str(tmp_path / f'ours_{layout}')
-        out = mim('test', 'mmpose', ours, '--checkpoint', path, '--work-dir', str(tmp_path),
-                  '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
-        assert 'do not match exactly' not in out and 'missing keys' not in out, layout
-        np.testing.assert_allclose(_predictions(prefix), expected, rtol=0, atol=1e-4)
-    # The deploy form through ``mim test`` (SwitchToDeployHook): every norm folded, the
-    # same keypoints, and scores (heatmap maxima) equal up to float rounding.
+    prefix = str(tmp_path / 'ours_1.x')
+    out = mim('test', 'mmpose', ours, '--checkpoint', paths['1.x'], '--work-dir', str(tmp_path),
+              '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
+    assert 'do not match exactly' not in out and 'missing keys' not in out
+    np.testing.assert_allclose(_predictions(prefix), expected, rtol=0, atol=1e-4)
+    capfd.readouterr()
+    prefix = str(tmp_path / 'ours_0.x')
+    run_in_process(ours, opts + [f'test_evaluator.outfile_prefix={prefix}'],
+                   str(tmp_path / 'in_process'), paths['0.x'])
+    out = ''.join(capfd.readouterr())
+    assert 'Load checkpoint from' in out
+    assert 'do not match exactly' not in out and 'missing keys' not in out
+    np.testing.assert_allclose(_predictions(prefix), expected, rtol=0, atol=1e-4)
+    # The deploy form (SwitchToDeployHook): every norm folded, the same keypoints, and
+    # scores (heatmap maxima) equal up to float rounding.
     config = tmp_path / 'deploy_test.py'
     config.write_text(f"_base_ = [{ours!r}]\n"
                       "custom_hooks = [dict(type='SwitchToDeployHook')]\n")
     prefix = str(tmp_path / 'ours_deploy')
-    out = mim('test', 'mmpose', str(config), '--checkpoint', paths['1.x'], '--work-dir',
-              str(tmp_path), '--cfg-options', *opts, f'test_evaluator.outfile_prefix={prefix}')
+    run_in_process(str(config), opts + [f'test_evaluator.outfile_prefix={prefix}'],
+                   str(tmp_path / 'in_process'), paths['1.x'])
+    out = ''.join(capfd.readouterr())
     norms = _count_norms(ours)
     assert norms > 0 and f'testing the deploy form, {norms} of {norms} batch norms folded' in out
     actual = _predictions(prefix).reshape(-1, 3)
@@ -156,6 +184,7 @@ def _count_norms(config: str) -> int:
     return sum(isinstance(m, _BatchNorm) for m in model.modules())
 
 
+@pytest.mark.slow(seconds=90)
 def test_resume_ends_with_the_same_weights(tiny_data, tmp_path):
     """Training 2 epochs at once and 1 + 1 with ``--resume`` give identical weights.
 
@@ -191,6 +220,7 @@ def test_resume_ends_with_the_same_weights(tiny_data, tmp_path):
         assert torch.equal(value, b['state_dict'][key]), key
 
 
+@pytest.mark.slow(seconds=35)
 def test_config_outside_the_repo_inherits_mmpose_and_trains(tiny_data, tmp_path):
     config = tmp_path / 'my_litehrnet.py'
     config.write_text(
@@ -204,6 +234,7 @@ def test_config_outside_the_repo_inherits_mmpose_and_trains(tiny_data, tmp_path)
     assert 'frozen_stages=1' in out
 
 
+@pytest.mark.slow
 def test_inferencer_and_image_demo(tiny_data, tmp_path):
     from mmpose.apis import MMPoseInferencer
     ckpt = _write_released_checkpoints(str(tmp_path))['1.x']

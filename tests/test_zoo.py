@@ -82,6 +82,7 @@ def test_ablation_configs_drop_one_weighting(name, channel_weighting, absent):
     assert out.shape == (1, 17, 64, 48)
 
 
+@pytest.mark.slow
 def test_flops_tool_prints_both_conventions():
     config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
     result = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'flops.py'), config],

@@ -44,6 +44,28 @@ BASE = 'MMPose litehrnet_18'
 DEPLOYED = 'ours litehrnet_18 deploy'
 DEPLOYED_CL = f'{DEPLOYED} channels-last'  # on a GPU (switch_to_deploy(channels_last=...))
 MOBILENET = 'MobileNetV2 SimpleBaseline'
+#: MMPose's own light top-down models (CSPNeXt + RTMCCHead), built from MMPose's configs.
+RTMPOSE = {'RTMPose-t': 'rtmpose-t_8xb256-420e_aic-coco-256x192',
+           'RTMPose-s': 'rtmpose-s_8xb256-420e_aic-coco-256x192'}
+RTMPOSE_T = 'RTMPose-t'
+#: Published COCO val2017 AP of each model family, by the start of its row name: the
+#: metafile of MMPose 1.3.2 and the model's name in it, or a number and its source.
+PUBLISHED_AP = {
+    'ours litehrnet_18': ('topdown_heatmap/coco/litehrnet_coco.yml',
+                          'td-hm_litehrnet-18_8xb64-210e_coco-256x192'),
+    'MMPose litehrnet_18': ('topdown_heatmap/coco/litehrnet_coco.yml',
+                            'td-hm_litehrnet-18_8xb64-210e_coco-256x192'),
+    'ours litehrnet_30': ('topdown_heatmap/coco/litehrnet_coco.yml',
+                          'td-hm_litehrnet-30_8xb64-210e_coco-256x192'),
+    'MMPose litehrnet_30': ('topdown_heatmap/coco/litehrnet_coco.yml',
+                            'td-hm_litehrnet-30_8xb64-210e_coco-256x192'),
+    'ours naive_litehrnet_18': (0.628, "the authors' README (HRNet/Lite-HRNet)"),
+    MOBILENET: ('topdown_heatmap/coco/mobilenetv2_coco.yml',
+                'td-hm_mobilenetv2_8xb64-210e_coco-256x192'),
+    'ShuffleNetV2 SimpleBaseline': ('topdown_heatmap/coco/shufflenetv2_coco.yml',
+                                    'td-hm_shufflenetv2_8xb64-210e_coco-256x192'),
+    **{name: ('rtmpose/coco/rtmpose_coco.yml', config) for name, config in RTMPOSE.items()},
+}
 #: Row-name suffixes of the runtimes that the CPU report compares ours and MobileNetV2 in.
 RUNTIMES = ('', ' + torch.jit.trace', ' + torch.compile', ' AOTInductor', ' ONNX Runtime')
 TRAINED = 'ours litehrnet_18'  # the training-step comparison: this against BASE
@@ -91,6 +113,52 @@ class PoseNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+
+class SimCCNet(nn.Module):
+    """A top-down estimator's tensor-mode forward (``_forward``) with the SimCC head's x
+    and y vectors concatenated into one output, which every runtime here takes."""
+
+    def __init__(self, estimator: nn.Module) -> None:
+        super().__init__()
+        self.estimator = estimator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat(self.estimator._forward(x), dim=-1)
+
+
+def mmpose_metafile(path: str) -> List[dict]:
+    """The ``Models`` of a metafile under MMPose's ``configs/body_2d_keypoint``."""
+    import mmpose
+    import yaml
+    with open(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint',
+                       path)) as f:
+        return yaml.safe_load(f)['Models']
+
+
+def published_ap(row: str) -> Optional[Tuple[float, str]]:
+    """The published COCO val AP of ``row``'s model and its source (None if none)."""
+    family = max((k for k in PUBLISHED_AP if row.startswith(k)), key=len, default=None)
+    if family is None:
+        return None
+    where, what = PUBLISHED_AP[family]
+    if isinstance(where, float):
+        return where, what
+    model = next(m for m in mmpose_metafile(where) if m['Name'] == what)
+    return model['Results'][0]['Metrics']['AP'], f'MMPose 1.3.2 metafile, {what}'
+
+
+def rtmpose(name: str) -> nn.Module:
+    """MMPose's ``name`` model (e.g. ``RTMPose-t``) from MMPose's config, after its own
+    ``switch_to_deploy``, as :class:`SimCCNet`."""
+    import mmpose
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
+                                   'body_2d_keypoint', 'rtmpose', 'coco',
+                                   f'{RTMPOSE[name]}.py'))
+    estimator = _build(cfg.model).eval()
+    estimator.switch_to_deploy()
+    return SimCCNet(estimator).eval()
 
 
 class _BareModels(types.ModuleType):
@@ -169,6 +237,8 @@ def build_models() -> Dict[str, nn.Module]:
                     num_channels=(16, 32, 64)),
         stage4=dict(num_modules=3, num_branches=4, block='BASIC', num_blocks=(4, 4, 4, 4),
                     num_channels=(16, 32, 64, 128)))), 16)
+    if not isinstance(sys.modules.get('mmpose.models'), _BareModels):  # heads needed
+        models.update({name: rtmpose(name) for name in RTMPOSE})
     return {k: m.eval() for k, m in models.items()}
 
 
@@ -435,6 +505,32 @@ def plot(path: str, title: str, flops: Dict[str, int], latency: Dict[str, float]
     fig.savefig(path, dpi=120)
 
 
+def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]:
+    """Published COCO AP against measured batch-1 latency, a point per row (model and
+    runtime) whose model has a published AP; returns the report's lines on it."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    sources = {}
+    for key, seconds in latency.items():
+        found = published_ap(key)
+        if found is None:
+            continue
+        ap, sources[key] = found
+        ax.scatter(seconds * 1e3, ap * 100, marker='o' if key.startswith('ours') else 'x')
+        ax.annotate(key, (seconds * 1e3, ap * 100), fontsize=6)
+    ax.set_xlabel('batch-1 latency (ms), this run')
+    ax.set_ylabel('COCO val2017 AP, published')
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    return [f'Accuracy against latency: [`{osp.basename(path)}`]({osp.basename(path)}); '
+            'published COCO val AP (256x192) per model, from '
+            + '; '.join(sorted({f'{published_ap(k)[0] * 100:.1f} {s}'
+                                for k, s in sources.items()})) + '.']
+
+
 def _ratio(value: float, base: float) -> str:
     return f'{value / base:.2f}'
 
@@ -459,6 +555,13 @@ def cpu_targets(latency: Dict[str, float], train_ratio: Optional[str],
               if DEPLOYED + runtime in latency and MOBILENET + runtime in latency]
     if versus:
         parts.append(f'beat {MOBILENET} (ms, ours vs it, same runtime): ' + '; '.join(versus))
+    versus = [f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
+              f'{latency[RTMPOSE_T + runtime] * 1e3:.1f}'
+              for runtime in RUNTIMES
+              if DEPLOYED + runtime in latency and RTMPOSE_T + runtime in latency]
+    if versus:
+        parts.append(f'at or below {RTMPOSE_T} (issue 25; ms, ours vs it, same runtime): '
+                     + '; '.join(versus))
     return 'Targets (issue 5): ' + ('; '.join(parts) or 'none measured in this subset') + '.'
 
 
@@ -470,7 +573,7 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
     deployed = [k for k in models if k.startswith('ours') and k.endswith('deploy')]
     # Traced and compiled peers too: removing Python helps every model, so compare traced
     # to traced and compiled to compiled.
-    compared = deployed + [k for k in (BASE, MOBILENET) if k in models]
+    compared = deployed + [k for k in (BASE, MOBILENET, *RTMPOSE) if k in models]
     for name in compared:
         latency_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], x1), x1)
         through_fns[f'{name} + torch.jit.trace'] = forward_fn(traced(models[name], xb), xb)
@@ -483,12 +586,14 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
             compiled(x1)
             latency_fns[f'{name} + torch.compile'] = forward_fn(compiled, x1)
     workdir = tempfile.mkdtemp(prefix='lhr_export_')
-    for name in [k for k in (DEPLOYED, MOBILENET) if k in models] if args.aoti else ():
+    for name in [k for k in (DEPLOYED, MOBILENET, RTMPOSE_T) if k in models] if args.aoti \
+            else ():
         # Batch 1 only, like the compile: a package per model and shape, minutes each.
         print(f'compiling {name} with AOTInductor ...', flush=True)
         path = osp.join(workdir, name.replace(' ', '_') + '.pt2')
         latency_fns[f'{name} AOTInductor'] = forward_fn(aot_package(models[name], x1, path), x1)
-    for name in [k for k in (DEPLOYED, BASE, MOBILENET) if k in models] if args.onnx else ():
+    for name in [k for k in (DEPLOYED, BASE, MOBILENET, *RTMPOSE) if k in models] \
+            if args.onnx else ():
         key = f'{name} ONNX Runtime'
         try:
             latency_fns[key] = onnx_runtime_fn(models[name], x1, workdir)
@@ -538,10 +643,13 @@ def cpu_report(models: Dict[str, nn.Module], flops: Dict[str, int], args) -> Lis
         cpu_targets(latency, train_ratio, share), '',
         'Noise: batch-1 latency ratios round by round, median (quartiles): '
         + '; '.join(f'{a} / {b} {round_ratios(samples[a], samples[b])}' for a, b in (
-            (DEPLOYED, BASE), *((DEPLOYED + runtime, MOBILENET + runtime)
-                                for runtime in RUNTIMES)) if a in samples and b in samples)
+            (DEPLOYED, BASE), *((DEPLOYED + runtime, peer + runtime)
+                                for peer in (MOBILENET, RTMPOSE_T) for runtime in RUNTIMES))
+            if a in samples and b in samples)
         + '.']
     plot(args.out + '.png', machine_name(torch.device('cpu')), flops, latency)
+    lines += ['', *plot_accuracy(args.out + '_ap.png', machine_name(torch.device('cpu')),
+                                 latency)]
     return lines
 
 
