@@ -1,11 +1,15 @@
 """Shared fixtures: the four variants, the devices, deterministic random weights, MMPose's
 oracle."""
+import contextlib
+import importlib.util
+import io
 import os
 import os.path as osp
 import subprocess
 import sys
 import textwrap
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
+from unittest import mock
 
 import pytest
 import torch
@@ -176,6 +180,22 @@ def run_in_process(config: str, options: List[str], work_dir: str,
     return {key[len('val/'):]: value.current()
             for key, value in runner.message_hub.log_scalars.items()
             if key.startswith('val/')}
+
+
+def run_tool(tool: str, *argv: str) -> Tuple[Optional[int], str]:
+    """``python tools/<tool>.py ARGV`` in this process (no interpreter start, no imports):
+    its exit code (``main()``'s return or ``SystemExit``'s) and what it printed."""
+    path = osp.join(ROOT, 'tools', f'{tool}.py')
+    spec = importlib.util.spec_from_file_location(f'tools_{tool}', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    printed = io.StringIO()
+    with mock.patch.object(sys, 'argv', [path, *argv]), contextlib.redirect_stdout(printed):
+        try:
+            code = module.main()
+        except SystemExit as exit_info:
+            code = exit_info.code
+    return code, printed.getvalue()
 
 
 def run_python(code: str) -> str:

@@ -1,14 +1,10 @@
 """Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX,
 TorchScript."""
-import contextlib
 import copy
-import importlib.util
-import io
 import os.path as osp
 import subprocess
 import sys
 from typing import Sequence, Tuple
-from unittest import mock
 
 import pytest
 import torch
@@ -21,6 +17,7 @@ from conftest import (
     random_pose_model,
     randomize_,
     relative_error,
+    run_tool,
 )
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -484,20 +481,6 @@ def _random_checkpoint(config: str, path: str) -> str:
     return path
 
 
-def _run_tool(tool: str, *argv: str) -> str:
-    """``python tools/<tool>.py ARGV`` in this process (no interpreter start, no imports);
-    asserts it exited 0 and returns what it printed."""
-    path = osp.join(ROOT, 'tools', f'{tool}.py')
-    spec = importlib.util.spec_from_file_location(f'tools_{tool}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    printed = io.StringIO()
-    with mock.patch.object(sys, 'argv', [path, *argv]), contextlib.redirect_stdout(printed):
-        code = module.main()
-    assert code in (0, None), printed.getvalue()[-3000:]
-    return printed.getvalue()
-
-
 def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: str
             ) -> Tuple[str, str, str]:
     """Runs ``tools/<tool>.py`` on ``config`` with a :func:`_random_checkpoint` at
@@ -506,7 +489,9 @@ def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: st
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
     suffix = {'export_onnx': 'onnx', 'export_torchscript': 'pt', 'export_aoti': 'pt2'}[tool]
     out = str(tmp_path / f'model.{suffix}')
-    stdout = _run_tool(tool, config, ckpt, '--shape', *map(str, shape), '--out', out, *options)
+    code, stdout = run_tool(tool, config, ckpt, '--shape', *map(str, shape), '--out', out,
+                            *options)
+    assert code in (0, None), stdout[-3000:]
     return stdout, ckpt, out
 
 

@@ -2,13 +2,12 @@
 targets, links and their anchors; every ``python tools/X.py`` command they show runs with
 ``--help`` and takes every option it is shown with."""
 import glob
-import json
 import os.path as osp
 import re
 from typing import Dict, List, Set, Tuple
 
 import pytest
-from conftest import ROOT, run_python
+from conftest import ROOT, run_tool
 
 PAGES = [osp.join(ROOT, 'README.md')] + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))
 CONFIG_NAME = re.compile(r'\b((?:td-hm|fcn)_[\w.-]+?)(?:\.py)?\b(?![\w.-])')
@@ -19,10 +18,15 @@ def _code(page: str) -> List[str]:
     """The page's code: each line of its fenced blocks, and each inline code span."""
     text = open(page).read()
     fenced = re.findall(r'^```[^\n]*\n(.*?)^```', text, flags=re.M | re.S)
-    prose = re.sub(r'^```[^\n]*\n.*?^```', '', text, flags=re.M | re.S)
+    prose = _prose(page)
     blocks = [block.replace('\\\n', ' ') for block in fenced]
     return ([line for block in blocks for line in block.splitlines()]
             + [span.replace('\n', ' ') for span in re.findall(r'`([^`]+)`', prose)])
+
+
+def _prose(page: str) -> str:
+    """The page without its fenced code blocks."""
+    return re.sub(r'^```.*?^```', '', open(page).read(), flags=re.M | re.S)
 
 
 def _expand_braces(path: str) -> List[str]:
@@ -40,7 +44,7 @@ def _slug(heading: str) -> str:
 
 
 def _anchors(page: str) -> Set[str]:
-    text = re.sub(r'^```.*?^```', '', open(page).read(), flags=re.M | re.S)
+    text = _prose(page)
     return {_slug(h) for h in re.findall(r'^#+ (.+)$', text, flags=re.M)}
 
 
@@ -68,7 +72,7 @@ def test_named_paths_configs_and_targets_exist(page):
 
 @pytest.mark.parametrize('page', PAGES, ids=lambda p: osp.relpath(p, ROOT))
 def test_links_resolve(page):
-    text = re.sub(r'^```.*?^```', '', open(page).read(), flags=re.M | re.S)
+    text = _prose(page)
     broken = []
     for link in re.findall(r'\]\(([^)\s]+)\)', text):
         if re.match(r'[a-z]+:', link):
@@ -97,26 +101,9 @@ def _tool_commands() -> Dict[str, Set[Tuple[str, str]]]:
 def test_shown_tool_commands_parse():
     commands = _tool_commands()
     assert 'tools/export_onnx.py' in commands and 'tools/benchmark.py' in commands
-    # One interpreter runs each tool's ``--help`` as ``python tools/X.py --help`` would.
-    helps = json.loads(run_python(f"""
-        import contextlib, io, json, runpy, sys
-        sys.path.insert(0, 'tools')
-        helps = {{}}
-        for tool in {sorted(commands)!r}:
-            out = io.StringIO()
-            sys.argv = [tool, '--help']
-            code = None
-            with contextlib.redirect_stdout(out):
-                try:
-                    runpy.run_path(tool, run_name='__main__')
-                except SystemExit as exit:
-                    code = exit.code
-            helps[tool] = (code, out.getvalue())
-        print(json.dumps(helps))
-    """).splitlines()[-1])
     problems = []
     for tool, options in sorted(commands.items()):
-        code, text = helps[tool]
+        code, text = run_tool(osp.basename(tool)[:-3], '--help')
         if code not in (0, None) or 'usage:' not in text:
             problems.append(f'{tool} --help exited {code}')
             continue

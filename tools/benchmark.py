@@ -127,12 +127,16 @@ class SimCCNet(nn.Module):
         return torch.cat(self.estimator._forward(x), dim=-1)
 
 
+def mmpose_config(path: str) -> str:
+    """The file ``path`` under the installed MMPose's ``configs/body_2d_keypoint``."""
+    import mmpose
+    return osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint', path)
+
+
 def mmpose_metafile(path: str) -> List[dict]:
     """The ``Models`` of a metafile under MMPose's ``configs/body_2d_keypoint``."""
-    import mmpose
     import yaml
-    with open(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', 'body_2d_keypoint',
-                       path)) as f:
+    with open(mmpose_config(path)) as f:
         return yaml.safe_load(f)['Models']
 
 
@@ -151,11 +155,8 @@ def published_ap(row: str) -> Optional[Tuple[float, str]]:
 def rtmpose(name: str) -> nn.Module:
     """MMPose's ``name`` model (e.g. ``RTMPose-t``) from MMPose's config, after its own
     ``switch_to_deploy``, as :class:`SimCCNet`."""
-    import mmpose
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
-                                   'body_2d_keypoint', 'rtmpose', 'coco',
-                                   f'{RTMPOSE[name]}.py'))
+    cfg = Config.fromfile(mmpose_config(f'rtmpose/coco/{RTMPOSE[name]}.py'))
     estimator = _build(cfg.model).eval()
     estimator.switch_to_deploy()
     return SimCCNet(estimator).eval()
@@ -512,12 +513,10 @@ def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    sources = {}
-    for key, seconds in latency.items():
-        found = published_ap(key)
-        if found is None:
-            continue
-        ap, sources[key] = found
+    published = {key: published_ap(key) for key in latency}
+    published = {key: found for key, found in published.items() if found is not None}
+    for key, (ap, _) in published.items():
+        seconds = latency[key]
         ax.scatter(seconds * 1e3, ap * 100, marker='o' if key.startswith('ours') else 'x')
         ax.annotate(key, (seconds * 1e3, ap * 100), fontsize=6)
     ax.set_xlabel('batch-1 latency (ms), this run')
@@ -527,8 +526,8 @@ def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]
     fig.savefig(path, dpi=120)
     return [f'Accuracy against latency: [`{osp.basename(path)}`]({osp.basename(path)}); '
             'published COCO val AP (256x192) per model, from '
-            + '; '.join(sorted({f'{published_ap(k)[0] * 100:.1f} {s}'
-                                for k, s in sources.items()})) + '.']
+            + '; '.join(sorted({f'{ap * 100:.1f} {source}'
+                                for ap, source in published.values()})) + '.']
 
 
 def _ratio(value: float, base: float) -> str:
@@ -549,19 +548,14 @@ def cpu_targets(latency: Dict[str, float], train_ratio: Optional[str],
         compiled = share.get(f'{DEPLOYED} + torch.compile')
         parts.append(f'conv share >= 70%: {share[DEPLOYED][0]:.0%}'
                      + (f' (compiled {compiled[0]:.0%})' if compiled else ''))
-    versus = [f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
-              f'{latency[MOBILENET + runtime] * 1e3:.1f}'
-              for runtime in RUNTIMES
-              if DEPLOYED + runtime in latency and MOBILENET + runtime in latency]
-    if versus:
-        parts.append(f'beat {MOBILENET} (ms, ours vs it, same runtime): ' + '; '.join(versus))
-    versus = [f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
-              f'{latency[RTMPOSE_T + runtime] * 1e3:.1f}'
-              for runtime in RUNTIMES
-              if DEPLOYED + runtime in latency and RTMPOSE_T + runtime in latency]
-    if versus:
-        parts.append(f'at or below {RTMPOSE_T} (issue 25; ms, ours vs it, same runtime): '
-                     + '; '.join(versus))
+    for peer, target in ((MOBILENET, f'beat {MOBILENET} ('),
+                         (RTMPOSE_T, f'at or below {RTMPOSE_T} (issue 25; ')):
+        versus = [f'{runtime.strip() or "eager"} {latency[DEPLOYED + runtime] * 1e3:.1f} vs '
+                  f'{latency[peer + runtime] * 1e3:.1f}'
+                  for runtime in RUNTIMES
+                  if DEPLOYED + runtime in latency and peer + runtime in latency]
+        if versus:
+            parts.append(f'{target}ms, ours vs it, same runtime): ' + '; '.join(versus))
     return 'Targets (issue 5): ' + ('; '.join(parts) or 'none measured in this subset') + '.'
 
 
