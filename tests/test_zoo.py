@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import POSE_CONFIGS, ROOT, mmpose_backbone
+from conftest import POSE_CONFIGS, ROOT, mmpose_backbone, run_tool
 from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
@@ -85,14 +85,14 @@ def test_ablation_configs_drop_one_weighting(name, channel_weighting, absent):
 @pytest.mark.slow
 def test_flops_tool_prints_both_conventions():
     config = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    result = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'flops.py'), config],
-                            capture_output=True, text=True, check=True, cwd=ROOT)
-    row = [line for line in result.stdout.splitlines() if 'litehrnet-18' in line]
+    code, stdout = run_tool('flops', config)
+    assert not code
+    row = [line for line in stdout.splitlines() if 'litehrnet-18' in line]
     assert len(row) == 1
     cells = [c.strip() for c in row[0].strip('|').split('|')]
     assert cells[1:5] == ['litehrnet_18', '256x192', '1,130,769', '205.2M']
     assert cells[5].endswith('M') and float(cells[5][:-1]) > 150
-    assert 'paper' in result.stdout and 'MMEngine' in result.stdout
+    assert 'paper' in stdout and 'MMEngine' in stdout
 
 
 def _readme_zoo_rows() -> dict:
