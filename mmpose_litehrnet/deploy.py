@@ -123,7 +123,8 @@ def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
 
 
 def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
-                     channels_last: Union[bool, str, Sequence[str]] = True) -> nn.Module:
+                     channels_last: Union[bool, str, Sequence[str]] = True,
+                     aot: Union[bool, str] = False) -> nn.Module:
     """Folds every (Conv2d, BatchNorm) pair of ``model``'s sequential containers, in
     place, and puts the model in eval mode. ``test_cfg`` is accepted (and ignored) so
     that MMPose's ``BasePoseEstimator.switch_to_deploy`` can call it.
@@ -136,7 +137,13 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     or a sequence of them (``('cpu', 'cuda')``) opts GPUs in, and then the backbones'
     convolution weights are stored channels-last too (cuDNN would otherwise convert them
     at every call), so their convolutions give channels-last outputs on every device.
-    ONNX export is never converted. Returns ``model``."""
+    ONNX export is never converted.
+
+    ``aot`` (True, or a cache directory) makes every Lite-HRNet backbone run its no-grad
+    float32 CPU forward passes through an AOTInductor package compiled on first use for
+    the input's size (any batch) and cached on disk
+    (:class:`~mmpose_litehrnet.aot_backbone.AOTBackbone`): MMPose's own test and
+    inference path then runs the compiled graph. Returns ``model``."""
     devices = channels_last_device_types(channels_last)
     from .models.backbones import LiteHRNet
     from .models.blocks import (
@@ -173,6 +180,9 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
                 and _folded(*(fc for w in module.spatial_weighting for fc in (w.conv1, w.conv2))):
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
+    if aot:
+        from .aot_backbone import attach_aot_backbones
+        attach_aot_backbones(model, aot)
     return model
 
 

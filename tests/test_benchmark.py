@@ -150,6 +150,27 @@ def test_cpu_targets_report_only_what_the_run_measured():
                          '50.0; + torch.compile 18.0 vs 30.0; ONNX Runtime 20.0 vs 25.0.')
     assert benchmark.cpu_targets({base: 0.08}, None, {}) == (
         'Targets (issue 5): none measured in this subset.')
+    rtmpose, aot = benchmark.RTMPOSE_T, benchmark.DEPLOYED_AOT
+    line = benchmark.cpu_targets({base: 0.08, rtmpose: 0.037, aot: 0.031}, None, {})
+    assert line.endswith('as MMPose runs each (ours with SwitchToDeployHook(aot=True), '
+                         'RTMPose-t eager): 31.0 vs 37.0 ms.')
+
+
+def test_rows_split_into_model_and_runtime_for_the_accuracy_plot(tmp_path):
+    """The AP plot's colour (model) and marker (runtime) of each row; its report line
+    names each published AP's source."""
+    benchmark = _benchmark_module()
+    deployed, rtmpose = benchmark.DEPLOYED, benchmark.RTMPOSE_T
+    assert benchmark.split_runtime(f'{rtmpose} + torch.compile') == (rtmpose, 'torch.compile')
+    assert benchmark.split_runtime(f'{deployed} ONNX Runtime') == (deployed, 'ONNX Runtime')
+    assert benchmark.split_runtime(rtmpose) == (rtmpose, 'eager')
+    assert benchmark.split_runtime(benchmark.DEPLOYED_AOT) == (
+        deployed, 'eager, SwitchToDeployHook(aot=True)')
+    lines = benchmark.plot_accuracy(str(tmp_path / 'ap.png'), 'title', {
+        deployed: 0.07, f'{deployed} AOTInductor': 0.03, rtmpose: 0.04, 'HRNet-W16': 0.1})
+    assert (tmp_path / 'ap.png').exists()
+    assert '68.5 MMPose 1.3.2 metafile, rtmpose-t_8xb256-420e_aic-coco-256x192' in lines[0]
+    assert 'HRNet' not in lines[0]
 
 
 @pytest.mark.slow

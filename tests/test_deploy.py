@@ -1,6 +1,7 @@
 """Deploy form and export: batch norms folded, torch.compile, channels_last, ONNX,
 TorchScript."""
 import copy
+import glob
 import os.path as osp
 import subprocess
 import sys
@@ -284,6 +285,14 @@ def test_switch_to_deploy_hook_deploys_the_model_and_refuses_ema():
         hook.before_test(SimpleNamespace(model=model, hooks=[EMAHook(), hook]))
     with pytest.raises(ValueError, match='gpu'):
         SwitchToDeployHook(channels_last='gpu')
+    # aot: the backbone gets its compiled runner (nothing compiles before a forward).
+    aot = LiteHRNet('litehrnet_18')
+    SwitchToDeployHook(aot='some/dir').before_test(SimpleNamespace(model=aot, hooks=[]))
+    assert aot.aot.cache_dir == 'some/dir' and not aot.aot.packages
+    for bad in (3, '', None):
+        with pytest.raises(ValueError, match=f'aot must be a bool or a cache directory, '
+                                             f'got {bad!r}'):
+            SwitchToDeployHook(aot=bad)
 
 
 def test_switch_to_deploy_hook_on_a_model_already_on_the_gpu(cuda):
@@ -665,3 +674,54 @@ def test_channels_last_from_a_config_predicts_like_nchw():
         data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), True)
         losses.append(model.train().loss(**data)['loss_kpt'])
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=0)
+
+
+@pytest.mark.slow(seconds=45)
+def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
+    """``switch_to_deploy(model, aot=DIR)`` on MMPose's top-down model (one Lite module,
+    to keep the compile short): ``inference_topdown``, MMPose's own path, gives
+    the eager deploy form's heatmaps from a package compiled at the first call, for 3
+    people and then 1 (any batch, one package); a second model with the same weights
+    loads that package without compiling; other weights or another input size name
+    another package; with gradients the backbone runs its own forward."""
+    from unittest import mock
+
+    import numpy as np
+    from mmpose.apis import inference_topdown
+
+    from mmpose_litehrnet.deploy import switch_to_deploy
+    small = {'model.backbone.extra.num_stages': 1, 'model.backbone.extra.stages_spec': dict(
+        num_modules=(1, ), num_branches=(2, ), num_blocks=(1, ), module_type=('LITE', ),
+        with_fuse=(True, ), reduce_ratios=(8, ), num_channels=((40, 80), ))}
+    trained = random_pose_model(**small)
+    eager = switch_to_deploy(copy.deepcopy(trained))
+    cache = str(tmp_path / 'cache')
+    model = switch_to_deploy(copy.deepcopy(trained), aot=cache)
+    image = random_image(3)
+    people = np.array([[10, 20, 150, 220], [40, 0, 170, 200], [0, 30, 100, 230]], float)
+    for boxes in (people, people[1:2]):
+        actual = [r.pred_fields.heatmaps for r in inference_topdown(model, image, boxes)]
+        expected = [r.pred_fields.heatmaps for r in inference_topdown(eager, image, boxes)]
+        for a, e in zip(actual, expected):
+            torch.testing.assert_close(a, e, rtol=0, atol=1e-4 * e.abs().max().item())
+    assert list(model.backbone.aot.packages) == [(3, 256, 192)]
+    packages = glob.glob(osp.join(cache, '*.pt2'))
+    assert len(packages) == 1
+
+    again = switch_to_deploy(copy.deepcopy(trained), aot=cache)
+    with mock.patch('mmpose_litehrnet.deploy.compile_aot_package',
+                    side_effect=AssertionError('compiled again')):
+        reloaded = inference_topdown(again, image, people)
+    torch.testing.assert_close(reloaded[0].pred_fields.heatmaps,
+                               inference_topdown(model, image, people)[0].pred_fields.heatmaps)
+
+    x = torch.zeros(1, 3, 256, 192)
+    assert again.backbone.aot.package_path(x) == packages[0]
+    assert again.backbone.aot.package_path(torch.zeros(1, 3, 128, 96)) != packages[0]
+    other = copy.deepcopy(trained)
+    with torch.no_grad():
+        other.backbone.stem.conv1.conv.weight.mul_(2)
+    other = switch_to_deploy(other, aot=cache)
+    assert other.backbone.aot.package_path(x) != packages[0]
+    with torch.enable_grad():
+        assert not again.backbone.aot.applies(x)

@@ -32,10 +32,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV" || die "could not create $VENV" "install the venv module (apt-get install python3-venv)"
 fi
 PY="$VENV/bin/python"
-# --no-compile: no bytecode for the ~20k installed .py files up front (about a minute on
-# 2 cores); Python writes it for the modules actually imported, on first import.
 PIP=("$PY" -m pip --disable-pip-version-check)
-INSTALL=("${PIP[@]}" install --no-compile)
 
 stamp="$VENV/.mmpose_litehrnet_setup"
 fingerprint=$(cat "$ROOT/requirements.txt" "$ROOT/tools/setup_env.sh" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
@@ -61,7 +58,7 @@ if "$PY" -c 'import torch, torchvision; torchvision.ops.nms' >/dev/null 2>&1; th
   say "keeping torch $("$PY" -c 'import torch; print(torch.__version__)') already in $VENV"
 else
   say "installing $TORCH_PIN $TORCHVISION_PIN (large download unless pip finds them locally)"
-  "${INSTALL[@]}" "$TORCH_PIN" "$TORCHVISION_PIN" ||
+  "${PIP[@]}" install "$TORCH_PIN" "$TORCHVISION_PIN" ||
     die "torch/torchvision did not install" "install a matching torch + torchvision pair into $VENV first; it will be kept"
 fi
 
@@ -74,7 +71,7 @@ print(f'torchvision=={torchvision.__version__}')
 EOF
 
 say "installing the pinned requirements"
-"${INSTALL[@]}" -c "$constraints" -r "$ROOT/requirements.txt" ||
+"${PIP[@]}" install -c "$constraints" -r "$ROOT/requirements.txt" ||
   die "pip could not install requirements.txt" "read pip's message above; the registries must be reachable"
 
 # --- mmcv with compiled ops ---------------------------------------------------------
@@ -91,14 +88,14 @@ build_mmcv_from_sdist() {
   tar -xzf "$work"/mmcv-"$MMCV_VERSION".tar.gz -C "$work"
   sed -i 's/-std=c++17/-std=c++20/g' "$work/mmcv-$MMCV_VERSION/setup.py"
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-    "${INSTALL[@]}" --no-build-isolation --no-cache-dir -c "$constraints" "$work/mmcv-$MMCV_VERSION" ||
+    "${PIP[@]}" install --no-build-isolation --no-cache-dir -c "$constraints" "$work/mmcv-$MMCV_VERSION" ||
     die "the mmcv build failed" "check that gcc/g++ >= 10 and the Python headers are installed"
   rm -rf "$work"
 }
 
 if ! mmcv_ok; then
   say "installing mmcv $MMCV_VERSION (a wheel from PIP_FIND_LINKS if one is offered)"
-  if "${INSTALL[@]}" --no-build-isolation --only-binary mmcv -c "$constraints" "mmcv==$MMCV_VERSION" && mmcv_ok; then
+  if "${PIP[@]}" install --no-build-isolation --only-binary mmcv -c "$constraints" "mmcv==$MMCV_VERSION" && mmcv_ok; then
     say "mmcv wheel works"
   else
     # No wheel, or a wheel (possibly from pip's cache) built for another torch.
@@ -109,8 +106,8 @@ fi
 mmcv_ok || die "mmcv.ops does not import" "remove $VENV and run 'make setup' again; a cached mmcv built for another torch is the usual cause"
 
 say "installing mmpose $MMPOSE_VERSION (without chumpy) and this package"
-"${INSTALL[@]}" --no-deps "mmpose==$MMPOSE_VERSION"
-"${INSTALL[@]}" --no-deps --no-build-isolation -e "$ROOT"
+"${PIP[@]}" install --no-deps "mmpose==$MMPOSE_VERSION"
+"${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
 
 say "checking the stack"
 check_stack || die "the stack does not import (see the traceback above)" "remove $VENV and run 'make setup' again"

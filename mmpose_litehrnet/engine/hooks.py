@@ -17,9 +17,16 @@ class SwitchToDeployHook(Hook):
 
         custom_hooks = [dict(type='SwitchToDeployHook')]
 
+    With ``aot=True`` (or a cache directory), the backbones' CPU forward passes run an
+    AOTInductor package compiled at the first test batch and cached on disk (minutes
+    once per weights and input size; later runs load it in about a second)::
+
+        custom_hooks = [dict(type='SwitchToDeployHook', aot=True)]
+
     Args:
         channels_last (bool | str | Sequence[str]): The devices on which the Lite-HRNet
             backbones run channels-last, as in ``switch_to_deploy``.
+        aot (bool | str): Compile the backbones ahead of time, as in ``switch_to_deploy``.
 
     Raises:
         ValueError: for a ``channels_last`` that names no device type; at the test, when
@@ -30,11 +37,16 @@ class SwitchToDeployHook(Hook):
 
     priority = 'VERY_LOW'
 
-    def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True) -> None:
+    def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True,
+                 aot: Union[bool, str] = False) -> None:
         from ..models.layers import channels_last_device_types
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
         self.channels_last = channels_last_device_types(channels_last)
+        if not isinstance(aot, (bool, str)) or aot == '':
+            raise ValueError('SwitchToDeployHook: aot must be a bool or a cache directory, '
+                             f'got {aot!r}')
+        self.aot = aot
 
     def before_test(self, runner: Any) -> None:
         from ..deploy import switch_to_deploy
@@ -45,7 +57,12 @@ class SwitchToDeployHook(Hook):
                              'without the EMAHook')
         model = runner.model  # a wrapper (DDP) too: the same modules inside
         norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
-        switch_to_deploy(model, channels_last=self.channels_last)
+        switch_to_deploy(model, channels_last=self.channels_last, aot=self.aot)
         left = sum(isinstance(m, _BatchNorm) for m in model.modules())
+        compiled = ''
+        if self.aot:
+            from ..aot_backbone import default_aot_cache_dir
+            where = default_aot_cache_dir() if self.aot is True else self.aot
+            compiled = f', backbones compiled ahead of time on first use (cache: {where})'
         print_log(f'SwitchToDeployHook: testing the deploy form, {norms - left} of '
-                  f'{norms} batch norms folded', logger='current')
+                  f'{norms} batch norms folded{compiled}', logger='current')

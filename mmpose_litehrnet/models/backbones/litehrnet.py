@@ -118,6 +118,9 @@ class LiteHRNet(BaseModule):
         #: Channels of each returned output.
         self.out_channels = [channels[i] for i in self.out_indices]
         self.set_channels_last(channels_last)
+        #: An :class:`~mmpose_litehrnet.aot_backbone.AOTBackbone` that runs the no-grad
+        #: CPU forward passes compiled (``switch_to_deploy(..., aot=...)``), or None.
+        self.aot: Optional[Any] = None
         self._freeze_stages()
 
     def set_channels_last(self, channels_last: Union[bool, str, Sequence[str]]) -> None:
@@ -179,6 +182,8 @@ class LiteHRNet(BaseModule):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__}: expected input of shape (N, '
                              f'{self.in_channels}, H, W), got {tuple(x.shape)}')
+        if self.aot is not None and self.aot.applies(x):
+            return self.aot(x)
         if x.device.type in self.channels_last_devices and not is_exporting_onnx():
             x = x.contiguous(memory_format=torch.channels_last)
         xs = [self.stem(x)]

@@ -1,0 +1,114 @@
+"""The deploy form's backbone compiled ahead of time (AOTInductor) inside MMPose's own
+test and inference path, cached on disk."""
+import hashlib
+import os
+import os.path as osp
+import tempfile
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .models.layers.export import is_exporting_onnx
+
+__all__ = ['AOTBackbone', 'default_aot_cache_dir']
+
+
+def default_aot_cache_dir() -> str:
+    """``$MMPOSE_LITEHRNET_CACHE/aoti``, else ``~/.cache/mmpose_litehrnet/aoti``."""
+    root = os.environ.get('MMPOSE_LITEHRNET_CACHE',
+                          osp.join(osp.expanduser('~'), '.cache', 'mmpose_litehrnet'))
+    return osp.join(root, 'aoti')
+
+
+class AOTBackbone:
+    """Runs a deploy-form backbone's no-grad float32 CPU forward passes through an
+    AOTInductor package (:func:`~mmpose_litehrnet.deploy.compile_aot_package`) compiled
+    for the input's channels and size, any batch size: MMPose's model calls the backbone
+    as before (``mim test``, ``inference_topdown``, the inferencer) and gets the compiled
+    graph's outputs, with none of the eager form's per-operator Python and dispatch
+    cost. Other calls (gradients, GPUs, other dtypes, tracing and export) run the
+    backbone's own forward.
+
+    The first call at a new size compiles (minutes on 2 cores, a C++ compiler needed)
+    and stores the package in ``cache_dir`` under a digest of everything it depends on:
+    the backbone's structure and deploy-form weights, the input's channels, size and
+    dtype, torch's version and this package's. Later calls, in this process or any
+    other, load it in about a second. Compile once the weights are final: a package does
+    not follow later changes to them (new weights give a new digest only when a new
+    runner is made, e.g. by ``switch_to_deploy``).
+
+    Args:
+        backbone (nn.Module): The deploy form (``switch_to_deploy`` applied).
+        cache_dir (str): Where packages are stored and looked up.
+    """
+
+    def __init__(self, backbone: nn.Module, cache_dir: str) -> None:
+        self.backbone = backbone
+        self.cache_dir = cache_dir
+        self.packages: Dict[Tuple[int, ...], Any] = {}
+        self.compiling = False
+        self._weights_digest: Optional[str] = None
+
+    def applies(self, x: Tensor) -> bool:
+        """Whether the compiled graph stands in for the backbone's forward on ``x``."""
+        return not self.compiling and not torch.is_grad_enabled() \
+            and x.device.type == 'cpu' and x.dtype == torch.float32 and x.dim() == 4 \
+            and x.shape[0] >= 1 and not self.backbone.training \
+            and not torch.jit.is_tracing() and not torch.compiler.is_compiling() \
+            and not is_exporting_onnx()
+
+    def __call__(self, x: Tensor) -> Tuple[Tensor, ...]:
+        key = tuple(x.shape[1:])
+        if key not in self.packages:
+            self.packages[key] = self._load_or_compile(x)
+        return tuple(self.packages[key](x))
+
+    def package_path(self, x: Tensor) -> str:
+        """The cached package's path for inputs shaped like ``x`` (any batch)."""
+        from . import __version__
+        if self._weights_digest is None:
+            digest = hashlib.sha256(repr(self.backbone).encode())
+            for name, value in sorted(self.backbone.state_dict().items()):
+                digest.update(name.encode())
+                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_digest = digest.hexdigest()
+        key = f'{self._weights_digest} {tuple(x.shape[1:])} {x.dtype} ' \
+              f'torch {torch.__version__} mmpose_litehrnet {__version__}'
+        return osp.join(self.cache_dir, hashlib.sha256(key.encode()).hexdigest()[:32] + '.pt2')
+
+    def _load_or_compile(self, x: Tensor) -> Any:
+        from .deploy import compile_aot_package
+        path = self.package_path(x)
+        if not osp.exists(path):
+            os.makedirs(self.cache_dir, exist_ok=True)
+            # Compiled into a file of its own, then renamed: another process compiling
+            # the same package at once never sees a partial file.
+            fd, partial = tempfile.mkstemp(suffix='.pt2', dir=self.cache_dir)
+            os.close(fd)
+            example = torch.randn(2, *x.shape[1:], dtype=x.dtype)
+            self.compiling = True
+            try:
+                compile_aot_package(self.backbone, example, partial, dynamic_batch=True)
+                os.replace(partial, path)
+            finally:
+                self.compiling = False
+                if osp.exists(partial):
+                    os.remove(partial)
+        return torch._inductor.aoti_load_package(path)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # Loaded packages are not copied or pickled: a copy loads its own on first use.
+        return {**self.__dict__, 'packages': {}}
+
+
+def attach_aot_backbones(model: nn.Module, cache_dir: Union[bool, str]) -> int:
+    """Gives every Lite-HRNet backbone in ``model`` an :class:`AOTBackbone` (``cache_dir``
+    True: :func:`default_aot_cache_dir`); returns how many."""
+    from .models.backbones import LiteHRNet
+    directory = default_aot_cache_dir() if cache_dir is True else str(cache_dir)
+    backbones = [m for m in model.modules() if isinstance(m, LiteHRNet)]
+    for backbone in backbones:
+        backbone.aot = AOTBackbone(backbone, directory)
+    return len(backbones)
