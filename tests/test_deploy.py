@@ -344,6 +344,17 @@ SMALL_STAGES_SPEC = dict(
     with_fuse=(True, True), reduce_ratios=(8, 8), num_channels=((40, 80), (40, 80, 160)))
 
 
+
+
+def _one_module_spec(module_type: str) -> dict:
+    """A one-stage ``stages_spec``: one module of ``module_type`` on two branches. The
+    AOTInductor tests use it, one block type each, since their C++ compile grows with the
+    graph (the two-stage network took 2.5x as long as this)."""
+    return dict(num_modules=(1, ), num_branches=(2, ), num_blocks=(1, ),
+                module_type=(module_type, ), with_fuse=(True, ), reduce_ratios=(8, ),
+                num_channels=((40, 80), ))
+
+
 def _small_network(**kwargs) -> LiteHRNet:
     """Lite-HRNet with :data:`SMALL_STAGES_SPEC` and the head, all three branches out,
     in eval mode; ``kwargs`` as LiteHRNet's."""
@@ -610,17 +621,18 @@ def test_export_check_stops_on_another_shape_before_broadcasting(capsys):
     assert 'error: a runtime gave (1, 2, 4, 5) for (3, 2, 4, 5)' in capsys.readouterr().err
 
 
-@pytest.mark.slow(seconds=100)
+@pytest.mark.slow(seconds=45)
 def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
-    """``tools/export_aoti.py --dynamic-batch --deploy`` on a config (the COCO one, with the
-    small two-stage network to keep the compile short) at an odd size: the package loads
+    """``tools/export_aoti.py --dynamic-batch --deploy`` on a config (the COCO one, with
+    one naive module to keep the compile short; the next test compiles a Lite module) at
+    an odd size: the package loads
     in a fresh process that imports neither this package, MMPose nor MMCV, and gives the
     training form's heatmaps there at a batch the tool did not check (2)."""
     from mmpose_litehrnet.apis import init_tensor_model
     config = tmp_path / 'small.py'
     config.write_text(f'_base_ = [{COCO_LITEHRNET_18!r}]\n'
-                      f'model = dict(backbone=dict(extra=dict(num_stages=2, '
-                      f'stages_spec={SMALL_STAGES_SPEC!r})))\n')
+                      f'model = dict(backbone=dict(extra=dict(num_stages=1, '
+                      f'stages_spec={_one_module_spec("NAIVE")!r})))\n')
     stdout, ckpt, out = _export('export_aoti', str(config), (250, 190), tmp_path,
                                 '--dynamic-batch', '--deploy')
     assert 'input N (dynamic, checked at 1 and 3)x3x250x190' in stdout
@@ -690,9 +702,8 @@ def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
     from mmpose.apis import inference_topdown
 
     from mmpose_litehrnet.deploy import switch_to_deploy
-    small = {'model.backbone.extra.num_stages': 1, 'model.backbone.extra.stages_spec': dict(
-        num_modules=(1, ), num_branches=(2, ), num_blocks=(1, ), module_type=('LITE', ),
-        with_fuse=(True, ), reduce_ratios=(8, ), num_channels=((40, 80), ))}
+    small = {'model.backbone.extra.num_stages': 1,
+             'model.backbone.extra.stages_spec': _one_module_spec('LITE')}
     trained = random_pose_model(**small)
     eager = switch_to_deploy(copy.deepcopy(trained))
     cache = str(tmp_path / 'cache')
