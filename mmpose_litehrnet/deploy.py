@@ -141,7 +141,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
 
     ``aot`` (True, or a cache directory) makes every Lite-HRNet backbone run its no-grad
     float32 CPU forward passes through an AOTInductor package compiled on first use for
-    the input's size (any batch) and cached on disk
+    the input's size (a batch of 1, or any larger one) and cached on disk
     (:class:`~mmpose_litehrnet.aot_backbone.AOTBackbone`): MMPose's own test and
     inference path then runs the compiled graph. Returns ``model``."""
     devices = channels_last_device_types(channels_last)

@@ -692,10 +692,10 @@ def test_channels_last_from_a_config_predicts_like_nchw():
 def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
     """``switch_to_deploy(model, aot=DIR)`` on MMPose's top-down model (one Lite module,
     to keep the compile short): ``inference_topdown``, MMPose's own path, gives
-    the eager deploy form's heatmaps from a package compiled at the first call, for 3
-    people and then 1 (any batch, one package); a second model with the same weights
-    loads that package without compiling; other weights or another input size name
-    another package; with gradients the backbone runs its own forward."""
+    the eager deploy form's heatmaps from packages compiled at the first call of each
+    kind, for 3 people (any batch) and then 1 (a batch of 1); a second model with the
+    same weights loads them without compiling; other weights or another input size name
+    other packages; with gradients the backbone runs its own forward."""
     from unittest import mock
 
     import numpy as np
@@ -715,18 +715,19 @@ def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
         expected = [r.pred_fields.heatmaps for r in inference_topdown(eager, image, boxes)]
         for a, e in zip(actual, expected):
             torch.testing.assert_close(a, e, rtol=0, atol=1e-4 * e.abs().max().item())
-    assert list(model.backbone.aot.packages) == [(3, 256, 192)]
-    packages = glob.glob(osp.join(cache, '*.pt2'))
-    assert len(packages) == 1
+    assert list(model.backbone.aot.packages) == [(False, (3, 256, 192)), (True, (3, 256, 192))]
+    x = torch.zeros(1, 3, 256, 192)
+    packages = [model.backbone.aot.package_path(x), model.backbone.aot.package_path(x[[0, 0]])]
+    assert sorted(glob.glob(osp.join(cache, '*.pt2'))) == sorted(packages)
 
     again = switch_to_deploy(copy.deepcopy(trained), aot=cache)
     with mock.patch('mmpose_litehrnet.deploy.compile_aot_package',
                     side_effect=AssertionError('compiled again')):
-        reloaded = inference_topdown(again, image, people)
-    torch.testing.assert_close(reloaded[0].pred_fields.heatmaps,
-                               inference_topdown(model, image, people)[0].pred_fields.heatmaps)
+        for boxes in (people, people[1:2]):
+            torch.testing.assert_close(
+                inference_topdown(again, image, boxes)[0].pred_fields.heatmaps,
+                inference_topdown(model, image, boxes)[0].pred_fields.heatmaps)
 
-    x = torch.zeros(1, 3, 256, 192)
     assert again.backbone.aot.package_path(x) == packages[0]
     assert again.backbone.aot.package_path(torch.zeros(1, 3, 128, 96)) != packages[0]
     other = copy.deepcopy(trained)
