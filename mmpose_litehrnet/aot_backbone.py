@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .models.layers.export import is_exporting_onnx
 
-__all__ = ['AOTBackbone', 'default_aot_cache_dir']
+__all__ = ['AOTBackbone', 'aot_cache_dir', 'default_aot_cache_dir']
 
 
 def default_aot_cache_dir() -> str:
@@ -20,6 +20,20 @@ def default_aot_cache_dir() -> str:
     root = os.environ.get('MMPOSE_LITEHRNET_CACHE',
                           osp.join(osp.expanduser('~'), '.cache', 'mmpose_litehrnet'))
     return osp.join(root, 'aoti')
+
+
+def aot_cache_dir(aot: Union[bool, str]) -> Optional[str]:
+    """The cache directory that an ``aot`` argument names: None for False,
+    :func:`default_aot_cache_dir` for True, else the directory itself.
+
+    Raises:
+        ValueError: for anything but a bool or a non-empty string.
+    """
+    if not isinstance(aot, (bool, str)) or aot == '':
+        raise ValueError(f'aot must be a bool or a cache directory, got {aot!r}')
+    if aot is False:
+        return None
+    return default_aot_cache_dir() if aot is True else aot
 
 
 class AOTBackbone:
@@ -110,12 +124,10 @@ class AOTBackbone:
         return {**self.__dict__, 'packages': {}}
 
 
-def attach_aot_backbones(model: nn.Module, cache_dir: Union[bool, str]) -> int:
-    """Gives every Lite-HRNet backbone in ``model`` an :class:`AOTBackbone` (``cache_dir``
-    True: :func:`default_aot_cache_dir`); returns how many."""
+def attach_aot_backbones(model: nn.Module, cache_dir: str) -> None:
+    """Gives every Lite-HRNet backbone in ``model`` an :class:`AOTBackbone` that caches its
+    packages in ``cache_dir``."""
     from .models.backbones import LiteHRNet
-    directory = default_aot_cache_dir() if cache_dir is True else str(cache_dir)
-    backbones = [m for m in model.modules() if isinstance(m, LiteHRNet)]
-    for backbone in backbones:
-        backbone.aot = AOTBackbone(backbone, directory)
-    return len(backbones)
+    for backbone in model.modules():
+        if isinstance(backbone, LiteHRNet):
+            backbone.aot = AOTBackbone(backbone, cache_dir)

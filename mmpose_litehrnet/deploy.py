@@ -180,9 +180,10 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
                 and _folded(*(fc for w in module.spatial_weighting for fc in (w.conv1, w.conv2))):
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
-    if aot:
-        from .aot_backbone import attach_aot_backbones
-        attach_aot_backbones(model, aot)
+    from .aot_backbone import aot_cache_dir, attach_aot_backbones
+    cache_dir = aot_cache_dir(aot)
+    if cache_dir is not None:
+        attach_aot_backbones(model, cache_dir)
     return model
 
 

@@ -344,8 +344,6 @@ SMALL_STAGES_SPEC = dict(
     with_fuse=(True, True), reduce_ratios=(8, 8), num_channels=((40, 80), (40, 80, 160)))
 
 
-
-
 def _one_module_spec(module_type: str) -> dict:
     """A one-stage ``stages_spec``: one module of ``module_type`` on two branches. The
     AOTInductor tests use it, one block type each, since their C++ compile grows with the
@@ -624,10 +622,10 @@ def test_export_check_stops_on_another_shape_before_broadcasting(capsys):
 @pytest.mark.slow(seconds=45)
 def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(tmp_path):
     """``tools/export_aoti.py --dynamic-batch --deploy`` on a config (the COCO one, with
-    one naive module to keep the compile short; the next test compiles a Lite module) at
-    an odd size: the package loads
-    in a fresh process that imports neither this package, MMPose nor MMCV, and gives the
-    training form's heatmaps there at a batch the tool did not check (2)."""
+    one naive module to keep the compile short; the aot=True test compiles a Lite module)
+    at an odd size: the package loads in a fresh process that imports neither this
+    package, MMPose nor MMCV, and gives the training form's heatmaps there at a batch the
+    tool did not check (2)."""
     from mmpose_litehrnet.apis import init_tensor_model
     config = tmp_path / 'small.py'
     config.write_text(f'_base_ = [{COCO_LITEHRNET_18!r}]\n'

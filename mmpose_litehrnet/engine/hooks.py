@@ -43,10 +43,11 @@ class SwitchToDeployHook(Hook):
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
         self.channels_last = channels_last_device_types(channels_last)
-        if not isinstance(aot, (bool, str)) or aot == '':
-            raise ValueError('SwitchToDeployHook: aot must be a bool or a cache directory, '
-                             f'got {aot!r}')
-        self.aot = aot
+        from ..aot_backbone import aot_cache_dir
+        try:
+            self.aot_cache_dir = aot_cache_dir(aot)
+        except ValueError as error:
+            raise ValueError(f'SwitchToDeployHook: {error}') from None
 
     def before_test(self, runner: Any) -> None:
         from ..deploy import switch_to_deploy
@@ -57,12 +58,10 @@ class SwitchToDeployHook(Hook):
                              'without the EMAHook')
         model = runner.model  # a wrapper (DDP) too: the same modules inside
         norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
-        switch_to_deploy(model, channels_last=self.channels_last, aot=self.aot)
+        switch_to_deploy(model, channels_last=self.channels_last,
+                         aot=self.aot_cache_dir or False)
         left = sum(isinstance(m, _BatchNorm) for m in model.modules())
-        compiled = ''
-        if self.aot:
-            from ..aot_backbone import default_aot_cache_dir
-            where = default_aot_cache_dir() if self.aot is True else self.aot
-            compiled = f', backbones compiled ahead of time on first use (cache: {where})'
+        compiled = '' if self.aot_cache_dir is None else \
+            f', backbones compiled ahead of time on first use (cache: {self.aot_cache_dir})'
         print_log(f'SwitchToDeployHook: testing the deploy form, {norms - left} of '
                   f'{norms} batch norms folded{compiled}', logger='current')
