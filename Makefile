@@ -2,7 +2,7 @@
 VENV ?= .venv
 PYTHON ?= python3.11
 PY := $(VENV)/bin/python
-POSE_CONFIGS := $(sort $(wildcard configs/body_2d_keypoint/topdown_heatmap/*/*.py))
+POSE_CONFIGS := $(sort $(wildcard configs/*_2d_keypoint/*/*/*.py))
 SEG_CONFIGS := $(sort $(wildcard configs/seg/litehrnet/*.py))
 
 .PHONY: setup demo seg-demo zoo test lint

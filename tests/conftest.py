@@ -21,6 +21,10 @@ from mmpose_litehrnet.models.backbones import variant_extra
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 POSE_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap')
+#: Our hand config (MMPose's COCO-WholeBody-Hand Lite-HRNet-18).
+HAND_LITEHRNET_18 = osp.join(ROOT, 'configs', 'hand_2d_keypoint', 'topdown_heatmap',
+                             'coco_wholebody_hand',
+                             'td-hm_litehrnet-w18_8xb32-210e_coco-wholebody-hand-256x256.py')
 #: Our COCO Lite-HRNet-18 pose config.
 COCO_LITEHRNET_18 = osp.join(POSE_CONFIGS, 'coco',
                              'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')

@@ -10,12 +10,20 @@ from typing import Dict, List, Optional
 import numpy as np
 import pytest
 import torch
-from conftest import POSE_CONFIGS, ROOT, calibrate_, randomize_, run_in_process
+from conftest import (
+    COCO_LITEHRNET_18,
+    HAND_LITEHRNET_18,
+    POSE_CONFIGS,
+    ROOT,
+    calibrate_,
+    randomize_,
+    run_in_process,
+)
 
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 SYNTHETIC = osp.join(POSE_CONFIGS, 'synthetic',
                      'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
-ZOO_CONFIGS = sorted(glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')))
+ZOO_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*', '*.py')))
 #: Configs that go through ``mim train`` and ``mim test`` as a user runs them: one per
 #: dataset family and block type. Every config (these too) also trains one epoch with
 #: validation in this process, which proves the same wiring without an interpreter start.
@@ -34,22 +42,34 @@ def tiny_data(tmp_path_factory) -> str:
     return out
 
 
+#: The tiny data's annotation files of each dataset family, by split.
+ANNOTATIONS = {'coco': 'coco/person_keypoints_{}.json', 'mpii': 'mpii/mpii_{}.json',
+               'hand': 'coco/coco_wholebody_{}.json'}
+
+
+def _family(config: str) -> str:
+    if 'hand_2d_keypoint' in config:
+        return 'hand'
+    return 'mpii' if 'mpii' in osp.basename(config) else 'coco'
+
+
 def data_options(root: str, config: str) -> List[str]:
     """``--cfg-options`` that point a config at the tiny data, one short epoch."""
-    mpii = 'mpii' in osp.basename(config)
+    family = _family(config)
     opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
             'default_hooks.logger.interval=1']
     for split, loader in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
                           ('val', 'test_dataloader')):
-        ann = f'mpii/mpii_{split}.json' if mpii else f'coco/person_keypoints_{split}.json'
-        opts += [f'{loader}.dataset.data_root={root}/', f'{loader}.dataset.ann_file={ann}',
+        opts += [f'{loader}.dataset.data_root={root}/',
+                 f'{loader}.dataset.ann_file={ANNOTATIONS[family].format(split)}',
                  f'{loader}.dataset.data_prefix.img=images/{split}/',
                  f'{loader}.batch_size=4', f'{loader}.num_workers=0',
                  f'{loader}.persistent_workers=False']
-        if split == 'val':
-            opts.append(f'{loader}.dataset.headbox_file={root}/mpii/mpii_gt_val.mat' if mpii
-                        else f'{loader}.dataset.bbox_file=None')
-    if not mpii:
+        if split == 'val' and family == 'mpii':
+            opts.append(f'{loader}.dataset.headbox_file={root}/mpii/mpii_gt_val.mat')
+        elif split == 'val' and family == 'coco':
+            opts.append(f'{loader}.dataset.bbox_file=None')
+    if family == 'coco':
         for evaluator in ('val_evaluator', 'test_evaluator'):
             opts.append(f'{evaluator}.ann_file={root}/coco/person_keypoints_val.json')
     return opts
@@ -65,7 +85,7 @@ def mim(*args: str, cwd: str = ROOT, env: Optional[Dict[str, str]] = None) -> st
 
 
 def _metric(config: str) -> str:
-    return 'PCK' if 'mpii' in osp.basename(config) else 'coco/AP'
+    return 'coco/AP' if _family(config) == 'coco' else 'PCK'
 
 
 @pytest.mark.slow
@@ -111,15 +131,15 @@ def test_mim_train_then_test(config, tiny_data, tmp_path):
     assert 'do not match exactly' not in out
 
 
-def _write_released_checkpoints(directory: str) -> Dict[str, str]:
-    """MMPose's built-in model with fixed random weights (norm statistics calibrated),
-    saved in the 1.x layout and in the 0.x / authors' layout (``keypoint_head.*``, an
-    mmcv-era ``meta``)."""
+def _write_released_checkpoints(directory: str,
+                                config: str = COCO_LITEHRNET_18) -> Dict[str, str]:
+    """MMPose's built-in model of ``config`` with fixed random weights (norm statistics
+    calibrated), saved in the 1.x layout and in the 0.x / authors' layout
+    (``keypoint_head.*``, an mmcv-era ``meta``)."""
     from mmengine.config import Config
     from mmpose.registry import MODELS
 
-    cfg = Config.fromfile(osp.join(POSE_CONFIGS, 'coco',
-                                   'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'))
+    cfg = Config.fromfile(config)
     cfg.model.backbone.type = 'MMPoseLiteHRNet'
     model = randomize_(MODELS.build(cfg.model), seed=7)
     calibrate_(model.backbone)  # activations of a trained model's scale, not ~1e8
@@ -136,6 +156,13 @@ def _write_released_checkpoints(directory: str) -> Dict[str, str]:
     return paths
 
 
+def _mmpose_config(ours: str) -> str:
+    """MMPose's own config of the same name and path as ``ours``."""
+    from mmengine.utils import get_installed_path
+    return osp.join(get_installed_path('mmpose'), '.mim',
+                    osp.relpath(ours, ROOT))
+
+
 def _predictions(prefix: str) -> np.ndarray:
     with open(prefix + '.keypoints.json') as f:
         results = sorted(json.load(f), key=lambda r: (r['image_id'], r['score']))
@@ -148,12 +175,9 @@ def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, t
     """MMPose's own config (a fresh ``mim test``, without this package: the built-in
     model) predicts the oracle's keypoints; ours gives them from the 1.x layout through
     ``mim test``, and from the 0.x layout and in deploy form in this process."""
-    from mmengine.utils import get_installed_path
     paths = _write_released_checkpoints(str(tmp_path))
-    ours = osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
-    theirs = osp.join(get_installed_path('mmpose'), '.mim', 'configs', 'body_2d_keypoint',
-                      'topdown_heatmap', 'coco',
-                      'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+    ours = COCO_LITEHRNET_18
+    theirs = _mmpose_config(ours)
     opts = data_options(tiny_data, ours)
     prefix = str(tmp_path / 'mmpose')
     mim('test', 'mmpose', theirs, '--checkpoint', paths['1.x'], '--work-dir', str(tmp_path),
@@ -187,6 +211,28 @@ def test_released_checkpoints_load_strictly_and_predict_like_mmpose(tiny_data, t
     actual = _predictions(prefix).reshape(-1, 3)
     np.testing.assert_allclose(actual[:, :2], expected.reshape(-1, 3)[:, :2], rtol=0, atol=1e-3)
     np.testing.assert_allclose(actual[:, 2], expected.reshape(-1, 3)[:, 2], rtol=1e-3)
+
+
+@pytest.mark.slow(seconds=50)
+def test_released_hand_checkpoint_predicts_like_mmpose(tiny_data, tmp_path):
+    """The hand model: a checkpoint in the released (2021, ``keypoint_head.*``) layout
+    loads strictly through our config and ``mim test`` predicts on COCO-WholeBody hands
+    exactly what MMPose's own config (a fresh ``mim test``: the built-in model) does."""
+    import mmengine
+    checkpoint = _write_released_checkpoints(str(tmp_path), HAND_LITEHRNET_18)['0.x']
+    opts = data_options(tiny_data, HAND_LITEHRNET_18)
+    predictions = {}
+    for name, config in (('mmpose', _mmpose_config(HAND_LITEHRNET_18)),
+                         ('ours', HAND_LITEHRNET_18)):
+        dump = str(tmp_path / f'{name}.pkl')
+        out = mim('test', 'mmpose', config, '--checkpoint', checkpoint, '--work-dir',
+                  str(tmp_path / name), '--dump', dump, '--cfg-options', *opts)
+        assert 'PCK' in out and 'AUC' in out and 'EPE' in out
+        assert 'do not match exactly' not in out and 'missing keys' not in out
+        samples = sorted(mmengine.load(dump), key=lambda s: s['id'])
+        predictions[name] = np.stack([s['pred_instances']['keypoints'][0] for s in samples])
+    assert predictions['ours'].shape[1:] == (21, 2) and len(predictions['ours']) >= 4
+    np.testing.assert_array_equal(predictions['ours'], predictions['mmpose'])
 
 
 def _count_norms(config: str) -> int:

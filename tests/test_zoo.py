@@ -18,14 +18,18 @@ from mmpose_litehrnet.analysis import count_paper_flops, format_mega
 from mmpose_litehrnet.analysis.complexity import build_model_from_config, config_input_size
 from mmpose_litehrnet.deploy import TensorForward
 
+#: Every pose config of the zoo (body and hand), by name.
+POSE_ZOO = {osp.basename(p)[:-3]: p for p in glob.glob(
+    osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*', '*.py'))}
+
 
 def _config(name: str) -> Config:
-    data = 'coco' if 'coco' in name else 'mpii'
-    return Config.fromfile(osp.join(POSE_CONFIGS, data, name + '.py'))
+    return Config.fromfile(POSE_ZOO[name])
 
 
 # Published parameter counts of the full top-down model (17 keypoints) and FLOPs in the
-# paper's convention (the authors' README; Wider-Naive MPII: see PAPER_DISCREPANCIES).
+# paper's convention (the authors' README; Wider-Naive MPII: see PAPER_DISCREPANCIES);
+# the hand model (not in the paper): Lite-HRNet-18 with 21 heatmaps, 256x256.
 ZOO = [
     ('td-hm_litehrnet-18_8xb64-210e_coco-256x192', 1_130_769, '205.2M'),
     ('td-hm_litehrnet-18_8xb32-210e_coco-384x288', 1_130_769, '461.6M'),
@@ -38,6 +42,8 @@ ZOO = [
     ('td-hm_naive-litehrnet-18_8xb64-210e_mpii-256x256', 760_365 - 31, '259.6M'),
     # The authors' README says 418.7M; their own counting rules give 414.6M.
     ('td-hm_wider-naive-litehrnet-18_8xb64-210e_mpii-256x256', 1_318_625 - 41, '414.6M'),
+    ('td-hm_litehrnet-w18_8xb32-210e_coco-wholebody-hand-256x256', 1_130_769 + 4 * 41,
+     '274.2M'),
 ]
 
 
@@ -98,8 +104,8 @@ def test_flops_tool_prints_both_conventions():
 def _readme_zoo_rows() -> dict:
     """README's model-zoo table: config name -> (authors, MMPose zoo, checkpoint cell)."""
     with open(osp.join(ROOT, 'README.md')) as f:
-        rows = re.findall(r'^\| `(?:coco|mpii)/([^`]+)`[^|]*((?:\|[^|\n]*){7})\|$', f.read(),
-                          re.MULTILINE)
+        rows = re.findall(r'^\| `(?:coco|mpii|coco_wholebody_hand)/([^`]+)`[^|]*'
+                          r'((?:\|[^|\n]*){7})\|$', f.read(), re.MULTILINE)
     return {name: [cell.strip() for cell in cells.split('|')[1:]][4:] for name, cells in rows}
 
 
@@ -122,8 +128,8 @@ def _mmpose_metafile_models() -> dict:
     """MMPose 1.3.2's own Lite-HRNet metafiles (shipped in its package): name -> model."""
     import mmpose
     found = glob.glob(osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs',
-                               'body_2d_keypoint', 'topdown_heatmap', '*', 'litehrnet_*.yml'))
-    assert len(found) == 2, found
+                               '*_2d_keypoint', 'topdown_heatmap', '*', 'litehrnet_*.yml'))
+    assert len(found) == 3, found
     return {m['Name']: m for m in _metafile_models(found)}
 
 
@@ -134,14 +140,15 @@ def test_metafiles_agree_with_configs_readme_and_mmpose():
     parameters and FLOPs are the pinned ones above, whose results are MMPose's own
     metafile's for the same weights, and whose main metric is the README table's."""
     imported = _our_metafiles()
-    assert imported == sorted(glob.glob(osp.join(POSE_CONFIGS, '*', 'litehrnet_*.yml')))
+    assert imported == sorted(glob.glob(osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*',
+                                                 'litehrnet_*.yml')))
     models = _metafile_models(imported)
     configs = {}
-    for path in glob.glob(osp.join(POSE_CONFIGS, '*', '*.py')):
+    for path in POSE_ZOO.values():
         cfg = Config.fromfile(path)
         if (cfg.get('released_checkpoint') or '').startswith('https://download.openmmlab.com/'):
             configs[osp.relpath(path, ROOT)] = cfg
-    assert len(configs) == 6
+    assert len(configs) == 7
     assert sorted(m['Config'] for m in models) == sorted(configs)
     pinned = {name: (params, flops) for name, params, flops in ZOO}
     readme, mmpose_models = _readme_zoo_rows(), _mmpose_metafile_models()
@@ -154,7 +161,8 @@ def test_metafiles_agree_with_configs_readme_and_mmpose():
         assert model['Results'] == mmpose_models[name]['Results']
         metrics, dataset = model['Results'][0]['Metrics'], model['Results'][0]['Dataset']
         _, zoo, checkpoint = readme[name]
-        assert f"{metrics['AP' if dataset == 'COCO' else 'Mean'] * 100:.1f}" == zoo, name
+        main = {'COCO': 'AP', 'MPII': 'Mean', 'COCO-WholeBody-Hand': 'PCK@0.2'}[dataset]
+        assert f'{metrics[main] * 100:.1f}' == zoo, name
         assert model['Weights'] in checkpoint
 
 
@@ -177,4 +185,4 @@ def test_mim_search_finds_the_zoo_in_an_installed_package(tmp_path):
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     listed = re.findall(r'config id: (\S+)', result.stdout)
     expected = [m['Name'] for m in _metafile_models(_our_metafiles())]
-    assert sorted(listed) == sorted(expected) and len(listed) == 6
+    assert sorted(listed) == sorted(expected) and len(listed) == 7

@@ -3,13 +3,16 @@
     python tools/make_synthetic_pose.py [--out data/synthetic_pose] [--train 400] [--val 60]
 
 Each image shows one to three articulated, camera-facing stick figures (head with eyes,
-ears and nose, filled torso, two-segment limbs, hands and feet) with random pose, scale,
-rotation and colours over a cluttered background. Some joints are covered by occluders
-(labelled, visibility 1) or fall outside the image (visibility 0, coordinates 0).
+ears and nose, filled torso, two-segment limbs, five-fingered hands, feet) with random
+pose, scale, rotation and colours over a cluttered background. Some joints are covered by
+occluders (labelled, visibility 1) or fall outside the image (visibility 0, coordinates 0).
 Written, only when missing or made by another version, to::
 
     OUT/images/{train,val}/NNNNNN.jpg
     OUT/coco/person_keypoints_{train,val}.json          (17 COCO keypoints, boxes, areas)
+    OUT/coco/coco_wholebody_{train,val}.json            (the same people in COCO-WholeBody
+                                                         format: 21 keypoints and a box per
+                                                         hand; no face or foot labels)
     OUT/mpii/mpii_{train,val}.json, mpii_gt_val.mat     (16 MPII joints, head boxes)
 """
 import argparse
@@ -24,7 +27,7 @@ import numpy as np
 
 from mmpose_litehrnet.workflow import generate_once
 
-VERSION = 1
+VERSION = 2
 IMAGE_W, IMAGE_H = 320, 240
 
 COCO_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
@@ -77,6 +80,48 @@ def _figure(rng: np.random.RandomState) -> Dict[str, np.ndarray]:
     return p
 
 
+# COCO-WholeBody's hand keypoints: the wrist, then thumb, index, middle, ring and little
+# finger, four joints each from the palm outwards.
+HAND_KEYPOINTS = 21
+#: Finger segment lengths (fractions of the hand's length), thumb first.
+_FINGER_SEGMENTS = ((0.2, 0.16, 0.13), (0.22, 0.14, 0.11), (0.24, 0.16, 0.12),
+                    (0.22, 0.15, 0.11), (0.17, 0.11, 0.1))
+
+
+def _hand(rng: np.random.RandomState, elbow: np.ndarray, wrist: np.ndarray, side: float,
+          length: float) -> np.ndarray:
+    """The 21 joints (pixels) of an open hand continuing the forearm ``elbow -> wrist``,
+    palm to the camera: its thumb on the outer side (``side`` as in :func:`_limb`)."""
+    along = (wrist - elbow) / max(np.linalg.norm(wrist - elbow), 1e-6)
+    across = _rotate(along, -side * math.pi / 2)  # towards the thumb
+    points = [wrist]
+    for finger, segments in enumerate(_FINGER_SEGMENTS):
+        if finger == 0:  # the thumb's base joint sits at the side of the palm
+            base = wrist + length * (0.12 * along + 0.14 * across)
+            angle = side * math.radians(rng.uniform(35, 70))
+        else:
+            base = wrist + length * (0.45 * along + 0.09 * (2.5 - finger) * across)
+            angle = side * math.radians(10 * (2.5 - finger) + rng.uniform(-8, 8))
+        points.append(base)
+        for segment in segments:
+            angle += side * math.radians(rng.uniform(-5, 25))  # curled a little
+            points.append(points[-1] + length * segment * _rotate(along, -angle))
+    return np.array(points)
+
+
+def _draw_hand(img: np.ndarray, hand: np.ndarray, skin: Tuple, width: int) -> None:
+    def pt(i):
+        return tuple(int(round(v)) for v in hand[i])
+
+    cv2.fillConvexPoly(img, np.array([pt(0), pt(2), pt(5), pt(17)], dtype=np.int32), skin)
+    for finger in range(5):
+        joints = [0 if finger == 0 else 1 + 4 * finger] + list(range(2 + 4 * finger,
+                                                                      5 + 4 * finger))
+        for a, b in zip(joints, joints[1:]):
+            cv2.line(img, pt(a), pt(b), skin, width)
+        cv2.circle(img, pt(joints[-1]), width, tuple(int(c * 0.8) for c in skin), -1)
+
+
 def _random_colour(rng: np.random.RandomState, low: int = 0, high: int = 256) -> Tuple:
     return tuple(int(c) for c in rng.randint(low, high, size=3))
 
@@ -102,8 +147,8 @@ def _background(rng: np.random.RandomState) -> np.ndarray:
     return img
 
 
-def _draw(img: np.ndarray, j: Dict[str, np.ndarray], unit: float,
-          rng: np.random.RandomState) -> None:
+def _draw(img: np.ndarray, j: Dict[str, np.ndarray], hands: Dict[str, np.ndarray],
+          unit: float, rng: np.random.RandomState) -> None:
     def pt(name):
         return tuple(int(round(v)) for v in j[name])
 
@@ -121,6 +166,7 @@ def _draw(img: np.ndarray, j: Dict[str, np.ndarray], unit: float,
         cv2.line(img, pt(f'{side}_shoulder'), pt(f'{side}_elbow'), shirt, limb_w)
         cv2.line(img, pt(f'{side}_elbow'), pt(f'{side}_wrist'), skin, max(2, limb_w - 1))
         cv2.circle(img, pt(f'{side}_wrist'), max(2, int(0.09 * unit)), skin, -1)
+        _draw_hand(img, hands[side], skin, max(1, int(0.05 * unit)))
     cv2.line(img, pt('neck'), pt('head'), skin, limb_w)
     cv2.circle(img, pt('head'), max(3, int(0.25 * unit)), skin, -1)
     for side in ('left', 'right'):
@@ -130,8 +176,10 @@ def _draw(img: np.ndarray, j: Dict[str, np.ndarray], unit: float,
     cv2.circle(img, pt('nose'), max(1, int(0.04 * unit)), (40, 40, 200), -1)
 
 
-def _image(rng: np.random.RandomState):
-    """One image and its people: a list of (joints in pixels, visibility, unit)."""
+def _image(rng: np.random.RandomState, hand_rng: np.random.RandomState):
+    """One image and its people: a list of (joints in pixels, visibility, unit). The hands'
+    joints are ``{left,right}_hand_{0..20}``; they come from ``hand_rng``, so that the
+    bodies are the same with or without them."""
     img = _background(rng)
     people = []
     for _ in range(rng.randint(1, 4)):
@@ -140,7 +188,11 @@ def _image(rng: np.random.RandomState):
         centre = np.array([rng.uniform(0.05, 0.95) * IMAGE_W, rng.uniform(0.1, 0.9) * IMAGE_H])
         joints = {k: centre + unit * _rotate(v - [0, 0.5], angle)
                   for k, v in _figure(rng).items()}
-        _draw(img, joints, unit, rng)
+        hands = {name: _hand(hand_rng, joints[f'{name}_elbow'], joints[f'{name}_wrist'],
+                             side, 0.45 * unit) for side, name in ((1.0, 'left'), (-1.0, 'right'))}
+        _draw(img, joints, hands, unit, rng)
+        for name, hand in hands.items():
+            joints.update((f'{name}_hand_{i}', xy) for i, xy in enumerate(hand))
         people.append([joints, {k: 2 for k in joints}, unit])
     for joints, vis, _ in people:
         for k, (x, y) in joints.items():
@@ -157,18 +209,50 @@ def _image(rng: np.random.RandomState):
     return img, people
 
 
+def _keypoint_list(joints: Dict[str, np.ndarray], vis: Dict[str, int], names) -> List:
+    """COCO's flat ``[x, y, v, ...]``; unlabelled joints at (0, 0)."""
+    out = []
+    for k in names:
+        x, y = joints[k] if vis[k] else (0.0, 0.0)
+        out += [round(float(x), 2), round(float(y), 2), vis[k]]
+    return out
+
+
+def _wholebody_fields(joints: Dict[str, np.ndarray], vis: Dict[str, int],
+                      unit: float) -> Dict:
+    """COCO-WholeBody's per-person fields beyond the body: hands labelled (a hand with at
+    least 6 labelled joints is ``valid``, its box the labelled joints' with a margin),
+    face and feet not (``valid`` false, zeros)."""
+    fields = dict(face_kpts=[0.0] * 68 * 3, face_box=[0.0] * 4, face_valid=False,
+                  foot_kpts=[0.0] * 6 * 3, foot_valid=False, segmentation=[])
+    for name in ('left', 'right'):
+        names = [f'{name}_hand_{i}' for i in range(HAND_KEYPOINTS)]
+        labelled = np.array([joints[k] for k in names if vis[k] > 0]).reshape(-1, 2)
+        valid = len(labelled) >= 6
+        box = [0.0] * 4
+        if valid:
+            x0, y0 = np.maximum(labelled.min(0) - 0.06 * unit, 0)
+            x1, y1 = np.minimum(labelled.max(0) + 0.06 * unit, [IMAGE_W - 1, IMAGE_H - 1])
+            box = [round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)]
+        fields.update({f'{name}hand_kpts': _keypoint_list(joints, vis, names) if valid
+                       else [0.0] * HAND_KEYPOINTS * 3,
+                       f'{name}hand_box': box, f'{name}hand_valid': valid})
+    return fields
+
+
 def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
-    rng = np.random.RandomState(seed)
+    rng, hand_rng = np.random.RandomState(seed), np.random.RandomState(seed + 1)
     coco_cat = dict(id=1, name='person', supercategory='person', keypoints=list(COCO_NAMES),
                     skeleton=COCO_SKELETON)
     image_id = ann_id = 0
     for split, count in (('train', num_train), ('val', num_val)):
         os.makedirs(osp.join(out, 'images', split), exist_ok=True)
         coco = dict(images=[], annotations=[], categories=[coco_cat])
+        wholebody = dict(images=coco['images'], annotations=[], categories=[coco_cat])
         mpii, headboxes = [], []
         for _ in range(count):
             image_id += 1
-            img, people = _image(rng)
+            img, people = _image(rng, hand_rng)
             name = f'{image_id:06d}.jpg'
             cv2.imwrite(osp.join(out, 'images', split, name), img,
                         [cv2.IMWRITE_JPEG_QUALITY, 92])
@@ -178,11 +262,9 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
                 labelled = [k for k in COCO_NAMES if vis[k] > 0]
                 if len(labelled) < 3:
                     continue
-                kps = []
-                for k in COCO_NAMES:
-                    x, y = joints[k] if vis[k] else (0.0, 0.0)
-                    kps += [round(float(x), 2), round(float(y), 2), vis[k]]
-                xy = np.array([joints[k] for k in joints if vis.get(k, 0) > 0])
+                kps = _keypoint_list(joints, vis, COCO_NAMES)
+                xy = np.array([joints[k] for k in joints
+                               if vis.get(k, 0) > 0 and '_hand_' not in k])
                 x0, y0 = np.maximum(xy.min(0) - 0.3 * unit, 0)
                 x1, y1 = np.minimum(xy.max(0) + 0.3 * unit, [IMAGE_W - 1, IMAGE_H - 1])
                 ann_id += 1
@@ -191,6 +273,8 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
                     keypoints=kps, num_keypoints=len(labelled),
                     bbox=[round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
                     area=round(float((x1 - x0) * (y1 - y0) * 0.6), 2)))
+                wholebody['annotations'].append(dict(coco['annotations'][-1],
+                                                     **_wholebody_fields(joints, vis, unit)))
                 # MPII: only people whose head is in the image (head box needed).
                 if vis['head_top'] == 0 or vis['upper_neck'] == 0:
                     continue
@@ -219,6 +303,8 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
         os.makedirs(osp.join(out, 'mpii'), exist_ok=True)
         with open(osp.join(out, 'coco', f'person_keypoints_{split}.json'), 'w') as f:
             json.dump(coco, f)
+        with open(osp.join(out, 'coco', f'coco_wholebody_{split}.json'), 'w') as f:
+            json.dump(wholebody, f)
         with open(osp.join(out, 'mpii', f'mpii_{split}.json'), 'w') as f:
             json.dump(mpii, f)
         if split == 'val':
