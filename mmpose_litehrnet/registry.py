@@ -22,6 +22,7 @@ from .engine import SwitchToDeployHook
 from .models import (
     ConditionalChannelWeighting,
     CrossResolutionWeighting,
+    FeatureMapSizeCheck,
     IterativeHead,
     LiteHRModule,
     LiteHRNet,
@@ -44,6 +45,7 @@ OUR_MODULES: Dict[str, Type[nn.Module]] = {
     'MultiResolutionFusion': MultiResolutionFusion,
     'LiteHRNetTransition': Transition,
     'LiteHRNetIterativeHead': IterativeHead,
+    'FeatureMapSizeCheck': FeatureMapSizeCheck,
 }
 
 #: Registered name -> hook class (``custom_hooks`` in a config).

@@ -95,3 +95,40 @@ def test_wrong_input_gives_a_clear_error(shape):
     with pytest.raises(ValueError, match=r'expected input of shape \(N, 3, H, W\), got '
                        + str(shape).replace('(', r'\(').replace(')', r'\)')):
         model(torch.randn(*shape))
+
+
+@pytest.mark.parametrize('recipe', [
+    'simcc/coco/simcc_litehrnet-18_8xb64-210e_coco-256x192.py',
+    'rtmpose/coco/rtmpose_litehrnet-18_8xb256-420e_coco-256x192.py',
+])
+def test_fixed_size_heads_name_both_sizes(recipe):
+    """The SimCC and RTMPose-head recipes size their heads' linear layers from the codec;
+    an input of another size fails naming the expected and the actual sizes (MMPose's
+    heads alone raise a matrix-shape error)."""
+    import os.path as osp
+
+    from conftest import ROOT
+    from mmengine.config import Config
+
+    from mmpose_litehrnet.analysis.complexity import build_model_from_config
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', 'body_2d_keypoint', recipe))
+    assert tuple(cfg.model.head.in_featuremap_size) == (48, 64)
+    model = build_model_from_config(cfg).eval()
+    assert model.neck.feature_size == tuple(cfg.model.head.in_featuremap_size)
+    with torch.no_grad():
+        simcc_x, simcc_y = model(torch.randn(1, 3, 256, 192), None, mode='tensor')
+        assert simcc_x.shape == (1, 17, 384) and simcc_y.shape == (1, 17, 512)
+        with pytest.raises(ValueError, match=r'built for 48x64 features .* a 192x256 input '
+                           r"\(the codec's input_size, stride 4\); got 24x32 features, from "
+                           r'an input of about 96x128'):
+            model(torch.randn(1, 3, 128, 96), None, mode='tensor')
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(input_size=(192, )), r'input_size must be two positive integers .* got \(192,\)'),
+    (dict(input_size=(192, 256), stride=0), 'stride must be a positive integer, got 0'),
+])
+def test_bad_feature_map_size_check_arguments(kwargs, message):
+    from mmpose_litehrnet.models import FeatureMapSizeCheck
+    with pytest.raises(ValueError, match=message):
+        FeatureMapSizeCheck(**kwargs)

@@ -9,6 +9,9 @@ once, for its last call, with these costs (all for batch 1):
 * batch norm: 2 per output element; ReLU: 1 per output element;
 * nearest upsampling module: ``N * H_out * W_out`` (channels not counted);
 * ``nn.AdaptiveAvgPool2d``: ``C * (H_in + 1) * (W_in + 1)``;
+* linear layer (not in Lite-HRNet: the SimCC, RTMPose and regression heads):
+  ``in_features`` multiply-accumulates per output element, no bias (torchstat's rule,
+  which takes 2-D inputs only, extended to the heads' (N, K, features) inputs);
 * everything else (sigmoid, functional interpolation and pooling, additions,
   multiplications, concatenation, shuffle): 0.
 
@@ -47,6 +50,8 @@ def _module_cost(module: nn.Module, inputs: Tuple, output: torch.Tensor) -> int:
     if isinstance(module, (nn.Upsample, NearestResize)):
         n, _, h, w = output.shape
         return n * h * w
+    if isinstance(module, nn.Linear):
+        return module.in_features * output.numel()
     if isinstance(module, nn.AdaptiveAvgPool2d):
         _, c, h, w = inputs[0].shape
         return c * (h + 1) * (w + 1)

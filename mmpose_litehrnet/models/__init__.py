@@ -9,9 +9,11 @@ from .blocks import (
                      Stem,
                      Transition,
 )
+from .necks import FeatureMapSizeCheck
 
 __all__ = [
-    'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting', 'IterativeHead',
+    'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting',
+    'FeatureMapSizeCheck', 'IterativeHead',
     'LiteHRModule', 'LiteHRNet', 'MultiResolutionFusion', 'NaiveLiteHRNet', 'ShuffleUnit',
     'SpatialWeighting', 'Stem', 'Transition'
 ]
