@@ -1,6 +1,7 @@
 """Shared fixtures: the four variants, the devices, deterministic random weights, MMPose's
 oracle."""
 import contextlib
+import glob
 import importlib.util
 import io
 import os
@@ -25,6 +26,9 @@ POSE_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap')
 HAND_LITEHRNET_18 = osp.join(ROOT, 'configs', 'hand_2d_keypoint', 'topdown_heatmap',
                              'coco_wholebody_hand',
                              'td-hm_litehrnet-w18_8xb32-210e_coco-wholebody-hand-256x256.py')
+#: Every pose config (body and hand, every head), sorted.
+POSE_ZOO_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*',
+                                             '*.py')))
 #: Our COCO Lite-HRNet-18 pose config.
 COCO_LITEHRNET_18 = osp.join(POSE_CONFIGS, 'coco',
                              'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')

@@ -14,6 +14,7 @@ from conftest import (
     COCO_LITEHRNET_18,
     HAND_LITEHRNET_18,
     POSE_CONFIGS,
+    POSE_ZOO_CONFIGS,
     ROOT,
     calibrate_,
     randomize_,
@@ -23,7 +24,6 @@ from conftest import (
 MIM = osp.join(osp.dirname(sys.executable), 'mim')
 SYNTHETIC = osp.join(POSE_CONFIGS, 'synthetic',
                      'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
-ZOO_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*', '*.py')))
 BODY_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint')
 #: Configs that go through ``mim train`` and ``mim test`` as a user runs them: one per
 #: dataset family and block type, and every recipe with another head or codec (UDP, DARK,
@@ -97,7 +97,7 @@ def _metric(config: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('config', [c for c in ZOO_CONFIGS if c not in MIM_ROUND_TRIP],
+@pytest.mark.parametrize('config', [c for c in POSE_ZOO_CONFIGS if c not in MIM_ROUND_TRIP],
                          ids=lambda p: osp.basename(p)[:-3])
 def test_every_config_trains_and_validates(config, tiny_data, tmp_path):
     """One epoch of every other config's recipe (its pipeline, codec, head, optimizer and

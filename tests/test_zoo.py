@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 import yaml
-from conftest import POSE_CONFIGS, ROOT, mmpose_backbone, run_tool
+from conftest import POSE_CONFIGS, POSE_ZOO_CONFIGS, ROOT, mmpose_backbone, run_tool
 from mmengine.config import Config
 
 from mmpose_litehrnet import LiteHRNet
@@ -19,8 +19,7 @@ from mmpose_litehrnet.analysis.complexity import build_model_from_config, config
 from mmpose_litehrnet.deploy import TensorForward
 
 #: Every pose config of the zoo (body and hand), by name.
-POSE_ZOO = {osp.basename(p)[:-3]: p for p in glob.glob(
-    osp.join(ROOT, 'configs', '*_2d_keypoint', '*', '*', '*.py'))}
+POSE_ZOO = {osp.basename(p)[:-3]: p for p in POSE_ZOO_CONFIGS}
 
 
 def _config(name: str) -> Config:
