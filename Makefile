@@ -5,18 +5,22 @@ PY := $(VENV)/bin/python
 POSE_CONFIGS := $(sort $(wildcard configs/*_2d_keypoint/*/*/*.py))
 SEG_CONFIGS := $(sort $(wildcard configs/seg/litehrnet/*.py))
 
-.PHONY: setup demo seg-demo zoo test lint
+.PHONY: setup demo bottomup-demo seg-demo zoo test lint
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
 
 # Model-zoo summary: variant, input size, parameters and FLOPs of every config.
 zoo: setup
-	$(PY) tools/flops.py $(filter-out %synthetic-coco-96x72.py,$(POSE_CONFIGS)) $(SEG_CONFIGS)
+	$(PY) tools/flops.py $(filter-out $(wildcard configs/*/*/synthetic/*.py),$(POSE_CONFIGS)) $(SEG_CONFIGS)
 
 # Synthetic data -> mim test (untrained) -> mim train -> mim test -> AP/AR and a picture.
 demo: setup
 	$(PY) tools/pose_demo.py
+
+# The same, bottom-up: DEKR Lite-HRNet-18 on crowded synthetic images, everyone in one pass.
+bottomup-demo: setup
+	$(PY) tools/pose_demo.py --bottom-up
 
 # Segmentation: synthetic street scenes -> mim test/train/test mmseg -> mIoU and a picture.
 seg-demo: setup

@@ -1,5 +1,5 @@
-"""Top-down inference and drawing with MMPose's own APIs (needs mmpose installed); models
-for the export tools (MMPose or MMSeg)."""
+"""Top-down and bottom-up inference and drawing with MMPose's own APIs (needs mmpose
+installed); models for the export tools (MMPose or MMSeg)."""
 import argparse
 import os
 import os.path as osp
@@ -113,21 +113,29 @@ def predict_and_draw(config: str,
                      kpt_thr: float = 0.3):
     """Predicts keypoints of the people in ``bboxes`` (x1, y1, x2, y2; None: the whole
     image is one person) and, with ``out_file``, draws the skeletons there with MMPose's
-    ``PoseLocalVisualizer``.
+    ``PoseLocalVisualizer``. A bottom-up model (``BottomupPoseEstimator``) finds every
+    person in one pass and takes no boxes.
 
     Returns:
         PoseDataSample: the merged predictions (``pred_instances.keypoints``: (P, K, 2)).
     """
     import mmcv
-    from mmpose.apis import inference_topdown, init_model
+    from mmpose.apis import inference_bottomup, inference_topdown, init_model
     from mmpose.registry import VISUALIZERS
     from mmpose.structures import merge_data_samples
 
     import mmpose_litehrnet  # noqa: F401  (registry and safe checkpoint loading)
 
     model = init_model(config, checkpoint, device=device)
-    boxes = None if bboxes is None else np.asarray(bboxes, dtype=np.float32).reshape(-1, 4)
-    result = merge_data_samples(inference_topdown(model, image, boxes))
+    if model.cfg.model.type == 'BottomupPoseEstimator':
+        if bboxes is not None:
+            raise ValueError(f'predict_and_draw: {config} is a bottom-up model, which finds '
+                             f'the people itself: pass no bboxes (got {len(bboxes)})')
+        result = inference_bottomup(model, image)[0]
+    else:
+        boxes = None if bboxes is None else np.asarray(bboxes,
+                                                       dtype=np.float32).reshape(-1, 4)
+        result = merge_data_samples(inference_topdown(model, image, boxes))
     if out_file is not None:
         visualizer = VISUALIZERS.build(dict(model.cfg.visualizer, radius=2, line_width=1))
         visualizer.set_dataset_meta(model.dataset_meta)

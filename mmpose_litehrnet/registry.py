@@ -68,6 +68,12 @@ def register_in_mmpose() -> bool:
     if builtin is not None and builtin is not LiteHRNet:
         MODELS.register_module('MMPoseLiteHRNet', module=builtin, force=True)
     _register(MODELS, HOOKS)
+    try:  # built on MMPose's DEKRHead, which needs mmcv's compiled ops
+        from .models.heads import GridSampleDEKRHead
+    except ImportError as error:
+        warnings.warn(f'GridSampleDEKRHead not registered: {error}', stacklevel=2)
+    else:
+        MODELS.register_module('GridSampleDEKRHead', module=GridSampleDEKRHead, force=True)
     return True
 
 

@@ -228,3 +228,63 @@ def run_python(code: str) -> str:
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+@pytest.fixture(scope='session')
+def tiny_data(tmp_path_factory) -> str:
+    """The synthetic pose data, 6 training and 3 val images (and as many crowded ones)."""
+    out = str(tmp_path_factory.mktemp('synthetic_pose'))
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_pose.py'),
+                    '--out', out, '--train', '6', '--val', '3'], check=True,
+                   capture_output=True)
+    return out
+
+
+#: Per dataset family of the tiny data: annotation file and image folder, by split.
+DATA_FILES = {'coco': ('coco/person_keypoints_{}.json', 'images/{}/'),
+              'mpii': ('mpii/mpii_{}.json', 'images/{}/'),
+              'hand': ('coco/coco_wholebody_{}.json', 'images/{}/'),
+              'crowd': ('coco/crowd_keypoints_{}.json', 'images/crowd_{}/')}
+#: The bottom-up configs' input size in the tests, and the cfg-options that set it (in the
+#: codec's three copies: the head's decoder and the two pipelines' steps).
+BOTTOMUP_SIZE = ['model.head.decoder.input_size=(128,128)',
+                 'model.head.decoder.heatmap_size=(32,32)',
+                 'train_dataloader.dataset.pipeline.1.input_size=(128,128)',
+                 'train_dataloader.dataset.pipeline.3.encoder.input_size=(128,128)',
+                 'train_dataloader.dataset.pipeline.3.encoder.heatmap_size=(32,32)',
+                 'val_dataloader.dataset.pipeline.1.input_size=(128,128)',
+                 'test_dataloader.dataset.pipeline.1.input_size=(128,128)']
+
+
+def family(config: str) -> str:
+    """The dataset family a pose config reads: coco, mpii, hand or crowd (bottom-up)."""
+    if 'hand_2d_keypoint' in config:
+        return 'hand'
+    if '/dekr/' in config or '/cid/' in config:
+        return 'crowd'
+    return 'mpii' if 'mpii' in osp.basename(config) else 'coco'
+
+
+def data_options(root: str, config: str) -> List[str]:
+    """``--cfg-options`` that point a config at the tiny data, one short epoch (bottom-up:
+    at 128x128, testing one image at a time as DEKR must)."""
+    data = family(config)
+    annotations, images = DATA_FILES[data]
+    opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+            'default_hooks.logger.interval=1']
+    for split, loader in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
+                          ('val', 'test_dataloader')):
+        batch = 1 if data == 'crowd' and split == 'val' else 4
+        opts += [f'{loader}.dataset.data_root={root}/',
+                 f'{loader}.dataset.ann_file={annotations.format(split)}',
+                 f'{loader}.dataset.data_prefix.img={images.format(split)}',
+                 f'{loader}.batch_size={batch}', f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False']
+        if split == 'val' and data == 'mpii':
+            opts.append(f'{loader}.dataset.headbox_file={root}/mpii/mpii_gt_val.mat')
+        elif split == 'val' and data == 'coco':
+            opts.append(f'{loader}.dataset.bbox_file=None')
+    if data in ('coco', 'crowd'):
+        for evaluator in ('val_evaluator', 'test_evaluator'):
+            opts.append(f'{evaluator}.ann_file={root}/{annotations.format("val")}')
+    return opts + (BOTTOMUP_SIZE if data == 'crowd' else [])

@@ -5,7 +5,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import numpy as np
 import pytest
@@ -17,6 +17,8 @@ from conftest import (
     POSE_ZOO_CONFIGS,
     ROOT,
     calibrate_,
+    data_options,
+    family,
     randomize_,
     run_in_process,
 )
@@ -26,9 +28,10 @@ SYNTHETIC = osp.join(POSE_CONFIGS, 'synthetic',
                      'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
 BODY_CONFIGS = osp.join(ROOT, 'configs', 'body_2d_keypoint')
 #: Configs that go through ``mim train`` and ``mim test`` as a user runs them: one per
-#: dataset family and block type, and every recipe with another head or codec (UDP, DARK,
-#: SimCC, RLE, RTMPose's head). Every other config trains one epoch with validation in
-#: this process, which proves the same wiring without an interpreter start.
+#: dataset family and block type, every recipe with another head or codec (UDP, DARK,
+#: SimCC, RLE, RTMPose's head) and bottom-up DEKR (at 128x128). Every other config trains
+#: one epoch with validation in this process, which proves the same wiring without an
+#: interpreter start.
 MIM_ROUND_TRIP = (
     osp.join(POSE_CONFIGS, 'coco', 'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py'),
     osp.join(POSE_CONFIGS, 'mpii', 'td-hm_naive-litehrnet-18_8xb64-210e_mpii-256x256.py'),
@@ -38,49 +41,8 @@ MIM_ROUND_TRIP = (
     osp.join(BODY_CONFIGS, 'topdown_regression', 'coco',
              'td-reg_litehrnet-18_rle-8xb64-210e_coco-256x192.py'),
     osp.join(BODY_CONFIGS, 'rtmpose', 'coco', 'rtmpose_litehrnet-18_8xb256-420e_coco-256x192.py'),
+    osp.join(BODY_CONFIGS, 'dekr', 'coco', 'dekr_litehrnet-18_8xb10-140e_coco-512x512.py'),
 )
-
-
-@pytest.fixture(scope='session')
-def tiny_data(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp('synthetic_pose'))
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'make_synthetic_pose.py'),
-                    '--out', out, '--train', '6', '--val', '3'], check=True,
-                   capture_output=True)
-    return out
-
-
-#: The tiny data's annotation files of each dataset family, by split.
-ANNOTATIONS = {'coco': 'coco/person_keypoints_{}.json', 'mpii': 'mpii/mpii_{}.json',
-               'hand': 'coco/coco_wholebody_{}.json'}
-
-
-def _family(config: str) -> str:
-    if 'hand_2d_keypoint' in config:
-        return 'hand'
-    return 'mpii' if 'mpii' in osp.basename(config) else 'coco'
-
-
-def data_options(root: str, config: str) -> List[str]:
-    """``--cfg-options`` that point a config at the tiny data, one short epoch."""
-    family = _family(config)
-    opts = ['train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
-            'default_hooks.logger.interval=1']
-    for split, loader in (('train', 'train_dataloader'), ('val', 'val_dataloader'),
-                          ('val', 'test_dataloader')):
-        opts += [f'{loader}.dataset.data_root={root}/',
-                 f'{loader}.dataset.ann_file={ANNOTATIONS[family].format(split)}',
-                 f'{loader}.dataset.data_prefix.img=images/{split}/',
-                 f'{loader}.batch_size=4', f'{loader}.num_workers=0',
-                 f'{loader}.persistent_workers=False']
-        if split == 'val' and family == 'mpii':
-            opts.append(f'{loader}.dataset.headbox_file={root}/mpii/mpii_gt_val.mat')
-        elif split == 'val' and family == 'coco':
-            opts.append(f'{loader}.dataset.bbox_file=None')
-    if family == 'coco':
-        for evaluator in ('val_evaluator', 'test_evaluator'):
-            opts.append(f'{evaluator}.ann_file={root}/coco/person_keypoints_val.json')
-    return opts
 
 
 def mim(*args: str, cwd: str = ROOT, env: Optional[Dict[str, str]] = None) -> str:
@@ -93,7 +55,7 @@ def mim(*args: str, cwd: str = ROOT, env: Optional[Dict[str, str]] = None) -> st
 
 
 def _metric(config: str) -> str:
-    return 'coco/AP' if _family(config) == 'coco' else 'PCK'
+    return 'coco/AP' if family(config) in ('coco', 'crowd') else 'PCK'
 
 
 @pytest.mark.slow

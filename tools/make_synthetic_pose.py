@@ -6,9 +6,14 @@ Each image shows one to three articulated, camera-facing stick figures (head wit
 ears and nose, filled torso, two-segment limbs, five-fingered hands, feet) with random
 pose, scale, rotation and colours over a cluttered background. Some joints are covered by
 occluders (labelled, visibility 1) or fall outside the image (visibility 0, coordinates 0).
+For bottom-up methods a crowded set, as many images again, shows three to seven people
+per image around a common centre, overlapping, from a quarter to the full size of the
+others (its own random stream: the other images do not change with it).
 Written, only when missing or made by another version, to::
 
     OUT/images/{train,val}/NNNNNN.jpg
+    OUT/images/crowd_{train,val}/NNNNNN.jpg
+    OUT/coco/crowd_keypoints_{train,val}.json           (the crowded images, COCO format)
     OUT/coco/person_keypoints_{train,val}.json          (17 COCO keypoints, boxes, areas)
     OUT/coco/coco_wholebody_{train,val}.json            (the same people in COCO-WholeBody
                                                          format: 21 keypoints and a box per
@@ -20,14 +25,14 @@ import json
 import math
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from mmpose_litehrnet.workflow import generate_once
 
-VERSION = 2
+VERSION = 3
 IMAGE_W, IMAGE_H = 320, 240
 
 COCO_NAMES = ('nose', 'left_eye', 'right_eye', 'left_ear', 'right_ear', 'left_shoulder',
@@ -176,16 +181,26 @@ def _draw(img: np.ndarray, j: Dict[str, np.ndarray], hands: Dict[str, np.ndarray
     cv2.circle(img, pt('nose'), max(1, int(0.04 * unit)), (40, 40, 200), -1)
 
 
-def _image(rng: np.random.RandomState, hand_rng: np.random.RandomState):
+def _image(rng: np.random.RandomState, hand_rng: np.random.RandomState,
+           crowded: bool = False):
     """One image and its people: a list of (joints in pixels, visibility, unit). The hands'
     joints are ``{left,right}_hand_{0..20}``; they come from ``hand_rng``, so that the
-    bodies are the same with or without them."""
+    bodies are the same with or without them. ``crowded``: 3-7 people of varied size
+    gathered around one point, so that they overlap."""
     img = _background(rng)
     people = []
-    for _ in range(rng.randint(1, 4)):
-        unit = rng.uniform(22, 48)
+    group = np.array([rng.uniform(0.3, 0.7) * IMAGE_W, rng.uniform(0.3, 0.7) * IMAGE_H]
+                     ) if crowded else None
+    for _ in range(rng.randint(3, 8) if crowded else rng.randint(1, 4)):
+        if crowded:
+            unit = rng.uniform(12, 44)
+            centre = group + rng.normal(0, [0.2 * IMAGE_W, 0.15 * IMAGE_H])
+        else:
+            unit = rng.uniform(22, 48)
         angle = math.radians(rng.uniform(-35, 35))
-        centre = np.array([rng.uniform(0.05, 0.95) * IMAGE_W, rng.uniform(0.1, 0.9) * IMAGE_H])
+        if not crowded:
+            centre = np.array([rng.uniform(0.05, 0.95) * IMAGE_W,
+                               rng.uniform(0.1, 0.9) * IMAGE_H])
         joints = {k: centre + unit * _rotate(v - [0, 0.5], angle)
                   for k, v in _figure(rng).items()}
         hands = {name: _hand(hand_rng, joints[f'{name}_elbow'], joints[f'{name}_wrist'],
@@ -240,10 +255,54 @@ def _wholebody_fields(joints: Dict[str, np.ndarray], vis: Dict[str, int],
     return fields
 
 
+def _coco_annotation(joints: Dict[str, np.ndarray], vis: Dict[str, int], unit: float,
+                     ann_id: int, image_id: int) -> Tuple[Optional[Dict], np.ndarray]:
+    """A person's COCO annotation, or None when fewer than 3 body joints are labelled, and
+    its box ``x0, y0, x1, y1`` unrounded (the labelled joints with a margin)."""
+    labelled = [k for k in COCO_NAMES if vis[k] > 0]
+    if len(labelled) < 3:
+        return None, np.zeros(4)
+    xy = np.array([joints[k] for k in joints if vis.get(k, 0) > 0 and '_hand_' not in k])
+    x0, y0 = np.maximum(xy.min(0) - 0.3 * unit, 0)
+    x1, y1 = np.minimum(xy.max(0) + 0.3 * unit, [IMAGE_W - 1, IMAGE_H - 1])
+    return dict(id=ann_id, image_id=image_id, category_id=1, iscrowd=0,
+                keypoints=_keypoint_list(joints, vis, COCO_NAMES),
+                num_keypoints=len(labelled),
+                bbox=[round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
+                area=round(float((x1 - x0) * (y1 - y0) * 0.6), 2)), np.array([x0, y0, x1, y1])
+
+
+COCO_CATEGORY = dict(id=1, name='person', supercategory='person', keypoints=list(COCO_NAMES),
+                     skeleton=COCO_SKELETON)
+
+
+def generate_crowd(out: str, num_train: int, num_val: int, seed: int) -> None:
+    """The crowded images, in COCO format only (see the module's docstring)."""
+    rng, hand_rng = np.random.RandomState(seed), np.random.RandomState(seed + 1)
+    image_id = ann_id = 0
+    for split, count in (('train', num_train), ('val', num_val)):
+        os.makedirs(osp.join(out, 'images', f'crowd_{split}'), exist_ok=True)
+        coco = dict(images=[], annotations=[], categories=[COCO_CATEGORY])
+        for _ in range(count):
+            image_id += 1
+            img, people = _image(rng, hand_rng, crowded=True)
+            name = f'{image_id:06d}.jpg'
+            cv2.imwrite(osp.join(out, 'images', f'crowd_{split}', name), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 92])
+            coco['images'].append(dict(id=image_id, file_name=name, width=IMAGE_W,
+                                       height=IMAGE_H))
+            for joints, vis, unit in people:
+                ann = _coco_annotation(joints, vis, unit, ann_id + 1, image_id)[0]
+                if ann is not None:
+                    ann_id += 1
+                    coco['annotations'].append(ann)
+        with open(osp.join(out, 'coco', f'crowd_keypoints_{split}.json'), 'w') as f:
+            json.dump(coco, f)
+
+
 def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
     rng, hand_rng = np.random.RandomState(seed), np.random.RandomState(seed + 1)
-    coco_cat = dict(id=1, name='person', supercategory='person', keypoints=list(COCO_NAMES),
-                    skeleton=COCO_SKELETON)
+    coco_cat = COCO_CATEGORY
     image_id = ann_id = 0
     for split, count in (('train', num_train), ('val', num_val)):
         os.makedirs(osp.join(out, 'images', split), exist_ok=True)
@@ -259,20 +318,12 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
             coco['images'].append(dict(id=image_id, file_name=name, width=IMAGE_W,
                                        height=IMAGE_H))
             for joints, vis, unit in people:
-                labelled = [k for k in COCO_NAMES if vis[k] > 0]
-                if len(labelled) < 3:
+                ann, (x0, y0, x1, y1) = _coco_annotation(joints, vis, unit, ann_id + 1,
+                                                         image_id)
+                if ann is None:
                     continue
-                kps = _keypoint_list(joints, vis, COCO_NAMES)
-                xy = np.array([joints[k] for k in joints
-                               if vis.get(k, 0) > 0 and '_hand_' not in k])
-                x0, y0 = np.maximum(xy.min(0) - 0.3 * unit, 0)
-                x1, y1 = np.minimum(xy.max(0) + 0.3 * unit, [IMAGE_W - 1, IMAGE_H - 1])
                 ann_id += 1
-                coco['annotations'].append(dict(
-                    id=ann_id, image_id=image_id, category_id=1, iscrowd=0,
-                    keypoints=kps, num_keypoints=len(labelled),
-                    bbox=[round(float(v), 2) for v in (x0, y0, x1 - x0, y1 - y0)],
-                    area=round(float((x1 - x0) * (y1 - y0) * 0.6), 2)))
+                coco['annotations'].append(ann)
                 wholebody['annotations'].append(dict(coco['annotations'][-1],
                                                      **_wholebody_fields(joints, vis, unit)))
                 # MPII: only people whose head is in the image (head box needed).
@@ -311,6 +362,7 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
             from scipy.io import savemat
             boxes = np.transpose(np.array(headboxes, dtype=np.float64), (1, 2, 0))
             savemat(osp.join(out, 'mpii', 'mpii_gt_val.mat'), {'headboxes_src': boxes})
+    generate_crowd(out, num_train, num_val, seed + 2)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""The end-to-end pose demo behind ``make demo``, offline on CPU.
+"""The end-to-end pose demo behind ``make demo`` and ``make bottomup-demo``, offline on CPU.
 
 Synthetic data -> ``mim test`` of the untrained model -> ``mim train`` -> ``mim test`` of
-the trained one -> COCO AP/AR of both -> predicted skeletons drawn over a val image.
+the trained one -> COCO AP/AR of both -> predicted skeletons drawn over a val image:
+top-down Lite-HRNet-18 in the people's boxes, or with ``--bottom-up`` DEKR Lite-HRNet-18
+on the crowded images, every person found in one pass.
 """
 import argparse
 import json
@@ -16,9 +18,20 @@ from typing import Dict, List
 from mmpose_litehrnet.workflow import run_mim, save_initial_checkpoint
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'body_2d_keypoint', 'topdown_heatmap', 'synthetic',
-                  'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py')
+BODY = osp.join(ROOT, 'configs', 'body_2d_keypoint')
 DATA = osp.join(ROOT, 'data', 'synthetic_pose')
+#: Per demo: its config, its val annotations and images (under DATA), the trained model's
+#: name, the training's minutes here.
+DEMOS = {
+    'top-down': (osp.join(BODY, 'topdown_heatmap', 'synthetic',
+                          'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py'),
+                 'coco/person_keypoints_val.json', 'images/val',
+                 'Lite-HRNet-18, trained 12 epochs', 5),
+    'bottom-up': (osp.join(BODY, 'dekr', 'synthetic',
+                           'dekr_litehrnet-18_1xb10-12e_synthetic-crowd-128x128.py'),
+                  'coco/crowd_keypoints_val.json', 'images/crowd_val',
+                  'DEKR Lite-HRNet-18, trained 12 epochs', 13),
+}
 
 
 def _coco_metrics(lines: List[str]) -> Dict[str, float]:
@@ -31,10 +44,16 @@ def _coco_metrics(lines: List[str]) -> Dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'))
+    parser.add_argument('--bottom-up', action='store_true',
+                        help='DEKR Lite-HRNet-18 on crowded images instead of top-down')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo (bottom-up: '
+                        'work_dirs/bottomup_demo)')
     args = parser.parse_args()
     start = time.time()
-    work = args.work_dir
+    config, annotations, images, trained_name, minutes = DEMOS[
+        'bottom-up' if args.bottom_up else 'top-down']
+    work = args.work_dir or osp.join(ROOT, 'work_dirs',
+                                     'bottomup_demo' if args.bottom_up else 'demo')
     os.makedirs(work, exist_ok=True)
 
     print('[demo 1/5] synthetic data', flush=True)
@@ -43,22 +62,22 @@ def main() -> None:
 
     print('[demo 2/5] mim test of the untrained model', flush=True)
     untrained = osp.join(work, 'untrained.pth')
-    save_initial_checkpoint(CONFIG, untrained)
-    before = _coco_metrics(run_mim('test', 'mmpose', CONFIG, '--checkpoint', untrained,
+    save_initial_checkpoint(config, untrained)
+    before = _coco_metrics(run_mim('test', 'mmpose', config, '--checkpoint', untrained,
                                    '--work-dir', osp.join(work, 'test_untrained'), cwd=ROOT))
 
-    print('[demo 3/5] mim train (CPU, about 5 minutes on 2 cores)', flush=True)
-    run_mim('train', 'mmpose', CONFIG, '--gpus', '0', '--work-dir', osp.join(work, 'train'),
+    print(f'[demo 3/5] mim train (CPU, about {minutes} minutes on 2 cores)', flush=True)
+    run_mim('train', 'mmpose', config, '--gpus', '0', '--work-dir', osp.join(work, 'train'),
             cwd=ROOT)
     trained = osp.join(work, 'train', 'epoch_12.pth')
 
     print('[demo 4/5] mim test of the trained model', flush=True)
-    after = _coco_metrics(run_mim('test', 'mmpose', CONFIG, '--checkpoint', trained,
+    after = _coco_metrics(run_mim('test', 'mmpose', config, '--checkpoint', trained,
                                   '--work-dir', osp.join(work, 'test_trained'), cwd=ROOT))
 
     print('[demo 5/5] predicted skeletons over a val image', flush=True)
     from mmpose_litehrnet.apis import predict_and_draw
-    with open(osp.join(DATA, 'coco', 'person_keypoints_val.json')) as f:
+    with open(osp.join(DATA, annotations)) as f:
         val = json.load(f)
     per_image: Dict[int, list] = {}
     for ann in val['annotations']:
@@ -67,8 +86,8 @@ def main() -> None:
     image_id = max(per_image, key=lambda i: (len(per_image[i]), -i))
     name = next(im['file_name'] for im in val['images'] if im['id'] == image_id)
     picture = osp.join(work, 'prediction.png')
-    predict_and_draw(CONFIG, trained, osp.join(DATA, 'images', 'val', name),
-                     per_image[image_id], picture)
+    predict_and_draw(config, trained, osp.join(DATA, images, name),
+                     None if args.bottom_up else per_image[image_id], picture)
     import cv2
     cv2.imwrite(picture, cv2.resize(cv2.imread(picture), None, fx=2, fy=2,
                                     interpolation=cv2.INTER_NEAREST))
@@ -76,8 +95,9 @@ def main() -> None:
     print()
     print('| model | COCO AP | COCO AR |')
     print('|---|---:|---:|')
-    print(f"| Lite-HRNet-18, untrained | {before['AP']:.3f} | {before['AR']:.3f} |")
-    print(f"| Lite-HRNet-18, trained 12 epochs | {after['AP']:.3f} | {after['AR']:.3f} |")
+    untrained_name = trained_name.split(', ')[0] + ', untrained'
+    print(f"| {untrained_name} | {before['AP']:.3f} | {before['AR']:.3f} |")
+    print(f"| {trained_name} | {after['AP']:.3f} | {after['AR']:.3f} |")
     print(f'picture: {picture}')
     print(f'demo took {time.time() - start:.0f} s')
     if after['AP'] <= before['AP']:

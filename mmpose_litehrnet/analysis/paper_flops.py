@@ -9,6 +9,8 @@ once, for its last call, with these costs (all for batch 1):
 * batch norm: 2 per output element; ReLU: 1 per output element;
 * nearest upsampling module: ``N * H_out * W_out`` (channels not counted);
 * ``nn.AdaptiveAvgPool2d``: ``C * (H_in + 1) * (W_in + 1)``;
+* deformable convolution (DEKR's head, :class:`GridSampleDeformConv2d`): as a convolution
+  of its weight, the bilinear sampling not counted;
 * linear layer (not in Lite-HRNet: the SimCC, RTMPose and regression heads):
   ``in_features`` multiply-accumulates per output element, no bias (torchstat's rule,
   which takes 2-D inputs only, extended to the heads' (N, K, features) inputs);
@@ -26,17 +28,18 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ..models.layers import NearestResize
+from ..models.layers import GridSampleDeformConv2d, NearestResize
 
 __all__ = ['count_paper_flops', 'format_mega']
 
 
 def _module_cost(module: nn.Module, inputs: Tuple, output: torch.Tensor) -> int:
-    if isinstance(module, nn.Conv2d):
+    if isinstance(module, (nn.Conv2d, GridSampleDeformConv2d)):
         n, c_out, h, w = output.shape
         k_h, k_w = module.kernel_size
         macs = k_h * k_w * module.in_channels // module.groups * c_out * h * w
-        return n * (macs + (c_out * h * w if module.bias is not None else 0))
+        return n * (macs + (c_out * h * w if getattr(module, 'bias', None) is not None
+                            else 0))
     if isinstance(module, nn.ConvTranspose2d):  # not in the Lite-HRNet models: peers' heads
         n, c_in, h, w = inputs[0].shape
         k_h, k_w = module.kernel_size

@@ -7,16 +7,18 @@ from .conv_norm_act import (
     folded_weighting_mlp,
     weighting_mlp,
 )
+from .deform_conv import GridSampleDeformConv2d, deform_conv2d
 from .export import is_exporting_onnx
 from .layout import channels_last_device_types, is_channels_last
 from .pooling import adaptive_average_by_products, global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 
 __all__ = [
-    'ConvNormAct', 'DepthwiseSeparableConv', 'NearestResize', 'adaptive_average_by_products',
+    'ConvNormAct', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d', 'NearestResize',
+    'adaptive_average_by_products',
     'add_nearest', 'channel_shuffle',
     'channels_last_device_types',
-    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'folded_weighting_mlp',
+    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'deform_conv2d', 'folded_weighting_mlp',
     'global_average', 'is_channels_last',
     'is_exporting_onnx', 'mul_nearest', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -1,0 +1,104 @@
+"""Per-image CPU latency of bottom-up Lite-HRNet against top-down, as MMPose runs them.
+
+    python tools/benchmark_bottomup.py [--rounds 10] [--people 1 5 10] [--out FILE.md]
+
+One 512x512 image (a synthetic crowd scene). Bottom-up models (DEKR Lite-HRNet-18, and
+MMPose's one-stage RTMO-s at its 640x640) take it in one ``inference_bottomup`` call,
+whatever the number of people; top-down Lite-HRNet-18 (256x192) takes one
+``inference_topdown`` call with a box per person, so its time grows with the people (the
+person detector it needs is not counted). Every model is built from its config with
+random weights and runs after MMPose's ``switch_to_deploy`` (ours: the deploy form; RTMO:
+its reparameterised blocks), flip test as its config sets it (on for DEKR and top-down,
+off for RTMO, which has none). Calls alternate between the models, one each per round,
+after a warm-up; medians and per-round ratios to DEKR are reported. DEKR's decoding keeps at most
+``decode_max_instances`` (30) people: with random weights it works on that many.
+"""
+import argparse
+import os.path as osp
+import statistics
+import sys
+from typing import Callable, Dict
+
+import numpy as np
+import torch
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark import alternate_samples, machine_name, mmpose_config, round_ratios  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+BODY = osp.join(ROOT, 'configs', 'body_2d_keypoint')
+DEKR = 'DEKR Lite-HRNet-18 (bottom-up, 512x512)'
+TOPDOWN = 'top-down Lite-HRNet-18 (256x192)'
+#: Bottom-up models: name -> config (ours, or MMPose's under configs/body_2d_keypoint).
+BOTTOM_UP = {
+    DEKR: osp.join(BODY, 'dekr', 'coco', 'dekr_litehrnet-18_8xb10-140e_coco-512x512.py'),
+    'RTMO-s (one-stage, 640x640)': 'mmpose::rtmo/coco/rtmo-s_8xb32-600e_coco-640x640.py',
+}
+TOPDOWN_CONFIG = osp.join(BODY, 'topdown_heatmap', 'coco',
+                          'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
+
+
+def build(config: str) -> torch.nn.Module:
+    """The model of ``config`` with random weights, in eval mode, after MMPose's own
+    ``switch_to_deploy`` (which calls our backbone's)."""
+    from mmpose.apis import init_model
+
+    if config.startswith('mmpose::'):
+        config = mmpose_config(config[len('mmpose::'):])
+    model = init_model(config, None, device='cpu').eval()
+    model.switch_to_deploy()
+    return model
+
+
+def scene(size: int = 512) -> np.ndarray:
+    """A crowded synthetic image (BGR), resized to ``size`` x ``size``."""
+    import cv2
+
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    from make_synthetic_pose import _image
+    img, _ = _image(np.random.RandomState(0), np.random.RandomState(1), crowded=True)
+    return cv2.resize(img, (size, size))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--rounds', type=int, default=10)
+    parser.add_argument('--people', type=int, nargs='+', default=[1, 5, 10])
+    parser.add_argument('--out', help='also write the report (markdown) here')
+    args = parser.parse_args()
+    from mmpose.apis import inference_bottomup, inference_topdown
+
+    import mmpose_litehrnet  # noqa: F401  (registers our models)
+
+    image = scene()
+    calls: Dict[str, Callable[[], None]] = {}
+    for name, config in BOTTOM_UP.items():
+        model = build(config)
+        calls[name] = lambda m=model: inference_bottomup(m, image)
+    topdown = build(TOPDOWN_CONFIG)
+    rng = np.random.RandomState(0)
+    for people in args.people:
+        x, y = rng.uniform(0, 400, (2, people))
+        boxes = np.stack([x, y, x + 96, y + 128], axis=1).astype(np.float32)
+        calls[f'{TOPDOWN}, {people} people'] = (
+            lambda b=boxes: inference_topdown(topdown, image, b))
+    with torch.no_grad():
+        times = alternate_samples(calls, args.rounds)
+    lines = [f'# Bottom-up against top-down: {machine_name(torch.device("cpu"))}', '',
+             f'One 512x512 image, per-image latency as MMPose runs it (`inference_bottomup` '
+             f'/ `inference_topdown`, pre- and post-processing included, no person '
+             f'detector), random weights, deploy form, flip test as configured; medians of '
+             f'{args.rounds} alternating rounds.', '',
+             '| model | ms per image | per round, to DEKR |', '|---|---:|---:|']
+    for name, samples in times.items():
+        lines.append(f'| {name} | {1000 * statistics.median(samples):.1f} | '
+                     f'{round_ratios(samples, times[DEKR])} |')
+    report = '\n'.join(lines) + '\n'
+    print(report)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(report)
+
+
+if __name__ == '__main__':
+    main()
