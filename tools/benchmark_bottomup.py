@@ -10,8 +10,10 @@ person detector it needs is not counted). Every model is built from its config w
 random weights and runs after MMPose's ``switch_to_deploy`` (ours: the deploy form; RTMO:
 its reparameterised blocks), flip test as its config sets it (on for DEKR and top-down,
 off for RTMO, which has none). Calls alternate between the models, one each per round,
-after a warm-up; medians and per-round ratios to DEKR are reported. DEKR's decoding keeps at most
-``decode_max_instances`` (30) people: with random weights it works on that many.
+after a warm-up; medians and per-round ratios to DEKR are reported. The random weights are
+seeded: decoding time depends on them (how many candidates pass the thresholds), and
+with other random weights RTMO-s took 10x longer in one run; a trained model's decoding
+may cost more or less than these.
 """
 import argparse
 import os.path as osp
@@ -27,12 +29,12 @@ from benchmark import alternate_samples, machine_name, mmpose_config, round_rati
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BODY = osp.join(ROOT, 'configs', 'body_2d_keypoint')
-DEKR = 'DEKR Lite-HRNet-18 (bottom-up, 512x512)'
-TOPDOWN = 'top-down Lite-HRNet-18 (256x192)'
+DEKR = 'DEKR Lite-HRNet-18 (bottom-up), 512x512'
+TOPDOWN = 'top-down Lite-HRNet-18, 256x192'
 #: Bottom-up models: name -> config (ours, or MMPose's under configs/body_2d_keypoint).
 BOTTOM_UP = {
     DEKR: osp.join(BODY, 'dekr', 'coco', 'dekr_litehrnet-18_8xb10-140e_coco-512x512.py'),
-    'RTMO-s (one-stage, 640x640)': 'mmpose::rtmo/coco/rtmo-s_8xb32-600e_coco-640x640.py',
+    'RTMO-s (one-stage), 640x640': 'mmpose::rtmo/coco/rtmo-s_8xb32-600e_coco-640x640.py',
 }
 TOPDOWN_CONFIG = osp.join(BODY, 'topdown_heatmap', 'coco',
                           'td-hm_litehrnet-18_8xb64-210e_coco-256x192.py')
@@ -45,9 +47,14 @@ def build(config: str) -> torch.nn.Module:
 
     if config.startswith('mmpose::'):
         config = mmpose_config(config[len('mmpose::'):])
+    torch.manual_seed(0)  # the same random weights in every run (decoding depends on them)
     model = init_model(config, None, device='cpu').eval()
     model.switch_to_deploy()
     return model
+
+
+def _people(count: int) -> str:
+    return f'{count} person' if count == 1 else f'{count} people'
 
 
 def scene(size: int = 512) -> np.ndarray:
@@ -75,13 +82,26 @@ def main() -> None:
     for name, config in BOTTOM_UP.items():
         model = build(config)
         calls[name] = lambda m=model: inference_bottomup(m, image)
+    for name, config in BOTTOM_UP.items():  # the network alone: no pipeline, no decoding
+        model, size = build(config), int(name.split(', ')[-1].split('x')[0])
+        x = torch.randn(1, 3, size, size)
+        calls[f'{name}, network only, no flip'] = lambda m=model, x=x: m(x, None, mode='tensor')
     topdown = build(TOPDOWN_CONFIG)
     rng = np.random.RandomState(0)
+    boxes = {}
     for people in args.people:
         x, y = rng.uniform(0, 400, (2, people))
-        boxes = np.stack([x, y, x + 96, y + 128], axis=1).astype(np.float32)
-        calls[f'{TOPDOWN}, {people} people'] = (
-            lambda b=boxes: inference_topdown(topdown, image, b))
+        boxes[people] = np.stack([x, y, x + 96, y + 128], axis=1).astype(np.float32)
+        calls[f'{TOPDOWN}, {_people(people)}'] = (
+            lambda b=boxes[people]: inference_topdown(topdown, image, b))
+    # Both Lite-HRNet models once more without flip test (one pass instead of two).
+    people = max(args.people)
+    dekr_no_flip, topdown_no_flip = build(BOTTOM_UP[DEKR]), build(TOPDOWN_CONFIG)
+    for model in (dekr_no_flip, topdown_no_flip):
+        model.test_cfg = dict(model.test_cfg, flip_test=False)
+    calls[f'{DEKR}, no flip test'] = lambda: inference_bottomup(dekr_no_flip, image)
+    calls[f'{TOPDOWN}, {_people(people)}, no flip test'] = (
+        lambda: inference_topdown(topdown_no_flip, image, boxes[people]))
     with torch.no_grad():
         times = alternate_samples(calls, args.rounds)
     lines = [f'# Bottom-up against top-down: {machine_name(torch.device("cpu"))}', '',
