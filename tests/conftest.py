@@ -244,6 +244,7 @@ def tiny_data(tmp_path_factory) -> str:
 DATA_FILES = {'coco': ('coco/person_keypoints_{}.json', 'images/{}/'),
               'mpii': ('mpii/mpii_{}.json', 'images/{}/'),
               'hand': ('coco/coco_wholebody_{}.json', 'images/{}/'),
+              'wholebody': ('coco/coco_wholebody_{}.json', 'images/{}/'),
               'crowd': ('coco/crowd_keypoints_{}.json', 'images/crowd_{}/')}
 #: The bottom-up configs' input size in the tests, and the cfg-options that set it (in the
 #: codec's three copies: the head's decoder and the two pipelines' steps).
@@ -257,9 +258,12 @@ BOTTOMUP_SIZE = ['model.head.decoder.input_size=(128,128)',
 
 
 def family(config: str) -> str:
-    """The dataset family a pose config reads: coco, mpii, hand or crowd (bottom-up)."""
+    """The dataset family a pose config reads: coco, mpii, hand, wholebody or crowd
+    (bottom-up)."""
     if 'hand_2d_keypoint' in config:
         return 'hand'
+    if 'wholebody_2d_keypoint' in config:
+        return 'wholebody'
     if '/dekr/' in config or '/cid/' in config:
         return 'crowd'
     return 'mpii' if 'mpii' in osp.basename(config) else 'coco'
@@ -282,9 +286,9 @@ def data_options(root: str, config: str) -> List[str]:
                  f'{loader}.persistent_workers=False']
         if split == 'val' and data == 'mpii':
             opts.append(f'{loader}.dataset.headbox_file={root}/mpii/mpii_gt_val.mat')
-        elif split == 'val' and data == 'coco':
+        elif split == 'val' and data in ('coco', 'wholebody'):
             opts.append(f'{loader}.dataset.bbox_file=None')
-    if data in ('coco', 'crowd'):
+    if data in ('coco', 'crowd', 'wholebody'):
         for evaluator in ('val_evaluator', 'test_evaluator'):
             opts.append(f'{evaluator}.ann_file={root}/{annotations.format("val")}')
     return opts + (BOTTOMUP_SIZE if data == 'crowd' else [])

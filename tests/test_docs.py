@@ -10,7 +10,8 @@ import pytest
 from conftest import ROOT, run_tool
 
 PAGES = [osp.join(ROOT, 'README.md')] + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))
-CONFIG_NAME = re.compile(r'\b((?:td-hm|fcn)_[\w.-]+?)(?:\.py)?\b(?![\w.-])')
+CONFIG_NAME = re.compile(
+    r'\b((?:td-hm|td-reg|fcn|simcc|rtmpose|dekr|cid)_[\w.-]+?)(?:\.py)?\b(?![\w.-])')
 TOOL_COMMAND = re.compile(r'python (tools/\w+\.py)((?:[^\n`\\]|\\\n)*)')
 
 

@@ -55,7 +55,8 @@ def mim(*args: str, cwd: str = ROOT, env: Optional[Dict[str, str]] = None) -> st
 
 
 def _metric(config: str) -> str:
-    return 'coco/AP' if family(config) in ('coco', 'crowd') else 'PCK'
+    return {'coco': 'coco/AP', 'crowd': 'coco/AP', 'wholebody': 'coco-wholebody/AP'}.get(
+        family(config), 'PCK')
 
 
 @pytest.mark.slow

@@ -54,6 +54,8 @@ RECIPES = [
     ('simcc_litehrnet-18_8xb64-210e_coco-256x192', 3_884_177, '249.9M'),
     ('td-reg_litehrnet-18_rle-8xb64-210e_coco-256x192', 1_194_804, '203.2M'),
     ('rtmpose_litehrnet-18_8xb256-420e_coco-256x192', 2_605_971, '324.2M'),
+    # COCO-WholeBody: the heatmap head with 133 outputs.
+    ('td-hm_litehrnet-18_8xb64-210e_coco-wholebody-256x192', 1_135_525, '219.2M'),
     # Bottom-up at 512x512: DEKR's head (its deformable convolutions counted as
     # convolutions) and CID's read the four branches concatenated (320 channels).
     ('dekr_litehrnet-18_8xb10-140e_coco-512x512', 1_339_798, '4372.8M'),

@@ -534,6 +534,7 @@ def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter
     fig, ax = plt.subplots(figsize=(9, 5.5))
     published = {key: published_ap(key) for key in latency}
     published = {key: found for key, found in published.items() if found is not None}
@@ -551,6 +552,9 @@ def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]
                 for r, k in markers.items()]
     ax.legend(handles=handles, fontsize=7, loc='best')
     ax.set_xscale('log')
+    plain = FuncFormatter(lambda value, _: f'{value:g}')
+    ax.xaxis.set_major_formatter(plain)  # 20, 30, 40 ms rather than 2 x 10^1
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel('batch-1 latency (ms, log scale), this run')
     ax.set_ylabel('COCO val2017 AP, published')
     ax.set_title(title, fontsize=9)

@@ -2,8 +2,9 @@
 
 Synthetic data -> ``mim test`` of the untrained model -> ``mim train`` -> ``mim test`` of
 the trained one -> COCO AP/AR of both -> predicted skeletons drawn over a val image:
-top-down Lite-HRNet-18 in the people's boxes, or with ``--bottom-up`` DEKR Lite-HRNet-18
-on the crowded images, every person found in one pass.
+top-down Lite-HRNet-18 in the people's boxes (``--demo top-down``, the default; ``--demo
+simcc``: with the SimCC recipe's head and codec), or DEKR Lite-HRNet-18 on the crowded
+images, every person found in one pass (``--demo bottom-up``).
 """
 import argparse
 import json
@@ -27,6 +28,10 @@ DEMOS = {
                           'td-hm_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py'),
                  'coco/person_keypoints_val.json', 'images/val',
                  'Lite-HRNet-18, trained 12 epochs', 5),
+    'simcc': (osp.join(BODY, 'simcc', 'synthetic',
+                       'simcc_litehrnet-18_1xb32-12e_synthetic-coco-96x72.py'),
+              'coco/person_keypoints_val.json', 'images/val',
+              'SimCC Lite-HRNet-18, trained 12 epochs', 5),
     'bottom-up': (osp.join(BODY, 'dekr', 'synthetic',
                            'dekr_litehrnet-18_1xb10-12e_synthetic-crowd-128x128.py'),
                   'coco/crowd_keypoints_val.json', 'images/crowd_val',
@@ -44,16 +49,15 @@ def _coco_metrics(lines: List[str]) -> Dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--bottom-up', action='store_true',
-                        help='DEKR Lite-HRNet-18 on crowded images instead of top-down')
-    parser.add_argument('--work-dir', help='default: work_dirs/demo (bottom-up: '
-                        'work_dirs/bottomup_demo)')
+    parser.add_argument('--demo', choices=sorted(DEMOS), default='top-down')
+    parser.add_argument('--work-dir', help='default: work_dirs/demo (other demos: '
+                        'work_dirs/<demo>_demo, e.g. work_dirs/bottomup_demo)')
     args = parser.parse_args()
     start = time.time()
-    config, annotations, images, trained_name, minutes = DEMOS[
-        'bottom-up' if args.bottom_up else 'top-down']
-    work = args.work_dir or osp.join(ROOT, 'work_dirs',
-                                     'bottomup_demo' if args.bottom_up else 'demo')
+    config, annotations, images, trained_name, minutes = DEMOS[args.demo]
+    bottom_up = args.demo == 'bottom-up'
+    default_dir = 'demo' if args.demo == 'top-down' else f"{args.demo.replace('-', '')}_demo"
+    work = args.work_dir or osp.join(ROOT, 'work_dirs', default_dir)
     os.makedirs(work, exist_ok=True)
 
     print('[demo 1/5] synthetic data', flush=True)
@@ -87,7 +91,7 @@ def main() -> None:
     name = next(im['file_name'] for im in val['images'] if im['id'] == image_id)
     picture = osp.join(work, 'prediction.png')
     predict_and_draw(config, trained, osp.join(DATA, images, name),
-                     None if args.bottom_up else per_image[image_id], picture)
+                     None if bottom_up else per_image[image_id], picture)
     import cv2
     cv2.imwrite(picture, cv2.resize(cv2.imread(picture), None, fx=2, fy=2,
                                     interpolation=cv2.INTER_NEAREST))
