@@ -20,7 +20,7 @@ demo: setup
 
 # The same, bottom-up: DEKR Lite-HRNet-18 on crowded synthetic images, everyone in one pass.
 bottomup-demo: setup
-	$(PY) tools/pose_demo.py --bottom-up
+	$(PY) tools/pose_demo.py --demo bottom-up
 
 # Segmentation: synthetic street scenes -> mim test/train/test mmseg -> mIoU and a picture.
 seg-demo: setup
