@@ -60,9 +60,7 @@ def _people(count: int) -> str:
 def scene(size: int = 512) -> np.ndarray:
     """A crowded synthetic image (BGR), resized to ``size`` x ``size``."""
     import cv2
-
-    sys.path.insert(0, osp.join(ROOT, 'tools'))
-    from make_synthetic_pose import _image
+    from make_synthetic_pose import _image  # beside this file, on sys.path (above)
     img, _ = _image(np.random.RandomState(0), np.random.RandomState(1), crowded=True)
     return cv2.resize(img, (size, size))
 
@@ -79,12 +77,12 @@ def main() -> None:
 
     image = scene()
     calls: Dict[str, Callable[[], None]] = {}
-    for name, config in BOTTOM_UP.items():
-        model = build(config)
+    bottom_up = {name: build(config) for name, config in BOTTOM_UP.items()}
+    for name, model in bottom_up.items():
         calls[name] = lambda m=model: inference_bottomup(m, image)
-    for name, config in BOTTOM_UP.items():  # the network alone: no pipeline, no decoding
-        model, size = build(config), int(name.split(', ')[-1].split('x')[0])
-        x = torch.randn(1, 3, size, size)
+    for name, model in bottom_up.items():  # the network alone: no pipeline, no decoding
+        width, height = model.cfg.codec['input_size']
+        x = torch.randn(1, 3, height, width)
         calls[f'{name}, network only, no flip'] = lambda m=model, x=x: m(x, None, mode='tensor')
     topdown = build(TOPDOWN_CONFIG)
     rng = np.random.RandomState(0)

@@ -276,6 +276,16 @@ COCO_CATEGORY = dict(id=1, name='person', supercategory='person', keypoints=list
                      skeleton=COCO_SKELETON)
 
 
+def _save_image(out: str, folder: str, image_id: int, img: np.ndarray,
+                images: List[Dict]) -> str:
+    """Writes ``img`` as ``OUT/images/FOLDER/NNNNNN.jpg`` and adds its COCO image entry to
+    ``images``; returns the file name."""
+    name = f'{image_id:06d}.jpg'
+    cv2.imwrite(osp.join(out, 'images', folder, name), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+    images.append(dict(id=image_id, file_name=name, width=IMAGE_W, height=IMAGE_H))
+    return name
+
+
 def generate_crowd(out: str, num_train: int, num_val: int, seed: int) -> None:
     """The crowded images, in COCO format only (see the module's docstring)."""
     rng, hand_rng = np.random.RandomState(seed), np.random.RandomState(seed + 1)
@@ -286,11 +296,7 @@ def generate_crowd(out: str, num_train: int, num_val: int, seed: int) -> None:
         for _ in range(count):
             image_id += 1
             img, people = _image(rng, hand_rng, crowded=True)
-            name = f'{image_id:06d}.jpg'
-            cv2.imwrite(osp.join(out, 'images', f'crowd_{split}', name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
-            coco['images'].append(dict(id=image_id, file_name=name, width=IMAGE_W,
-                                       height=IMAGE_H))
+            _save_image(out, f'crowd_{split}', image_id, img, coco['images'])
             for joints, vis, unit in people:
                 ann = _coco_annotation(joints, vis, unit, ann_id + 1, image_id)[0]
                 if ann is not None:
@@ -312,11 +318,7 @@ def generate(out: str, num_train: int, num_val: int, seed: int = 0) -> None:
         for _ in range(count):
             image_id += 1
             img, people = _image(rng, hand_rng)
-            name = f'{image_id:06d}.jpg'
-            cv2.imwrite(osp.join(out, 'images', split, name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 92])
-            coco['images'].append(dict(id=image_id, file_name=name, width=IMAGE_W,
-                                       height=IMAGE_H))
+            name = _save_image(out, split, image_id, img, coco['images'])
             for joints, vis, unit in people:
                 ann, (x0, y0, x1, y1) = _coco_annotation(joints, vis, unit, ann_id + 1,
                                                          image_id)
