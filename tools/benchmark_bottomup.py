@@ -25,7 +25,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from benchmark import alternate_samples, machine_name, mmpose_config, round_ratios  # noqa: E402
+from benchmarking.models import mmpose_config  # noqa: E402
+from benchmarking.timing import alternate_samples, machine_name, round_ratios  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BODY = osp.join(ROOT, 'configs', 'body_2d_keypoint')

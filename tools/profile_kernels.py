@@ -12,18 +12,18 @@ it, with Inductor's kernel profile on: the generated kernels and the convolution
 are listed by name (a compile per model, minutes).
 """
 import argparse
-import importlib.util
 import os.path as osp
+import sys
 from typing import Callable, Dict
 
 import torch
 import torch.nn as nn
 from torch.autograd import DeviceType
 
-_spec = importlib.util.spec_from_file_location(
-    'benchmark', osp.join(osp.dirname(osp.abspath(__file__)), 'benchmark.py'))
-benchmark = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(benchmark)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmarking import models as benchmark  # noqa: E402
+from benchmarking.profiling import kernel_profiled_compile, profiled_events  # noqa: E402
+from benchmarking.timing import machine_name  # noqa: E402
 
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
@@ -32,7 +32,7 @@ def profile_table(model: Callable, x: torch.Tensor, runs: int, top: int) -> str:
     """The profiler's table of ``runs`` forward passes (after one warm-up), sorted by
     self device time, with the per-pass totals first."""
     cuda = x.is_cuda
-    events = benchmark.profiled_events(model, x, runs)
+    events = profiled_events(model, x, runs)
     key = 'self_device_time_total' if cuda else 'self_cpu_time_total'
     # Kernels are listed beside the operators that launched them, whose self device time
     # already holds them: sum the operators only.
@@ -64,9 +64,9 @@ def main() -> None:
     for name in args.models.split(','):
         model = models[name].to(device, DTYPES[args.dtype])
         if args.compile:
-            model = benchmark.kernel_profiled_compile(model, x)
+            model = kernel_profiled_compile(model, x)
             name += ' + torch.compile'
-        print(f'## {name}, {args.dtype}, batch {args.batch}, {benchmark.machine_name(device)}')
+        print(f'## {name}, {args.dtype}, batch {args.batch}, {machine_name(device)}')
         print(profile_table(model, x, args.runs, args.top), flush=True)
 
 

@@ -1,0 +1,206 @@
+"""The runtimes a model is timed in, declared as data: :data:`CPU_RUNTIMES`,
+:data:`GPU_RUNTIMES`.
+
+A :class:`Runtime` prepares a model for one input (tracing, compiling or exporting it at
+that input's shape, and checking the result against eager) and returns the no-argument
+function that the timing loop calls: one no-grad forward pass, waited for on a GPU.
+"""
+import os.path as osp
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from .models import BASE, DEPLOYED, DEPLOYED_AOT, PEER
+
+#: One timed call: a forward pass on a fixed input.
+Call = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a model runs in one runtime.
+
+    Args:
+        name: The runtime's name (a :class:`~.models.Peer` lists it to be compared in it).
+        suffix: Appended to a model's name to name its row (CPU tables).
+        prepare: ``(model, x, workdir) -> call``: the model ready to run ``x``.
+        throughput: Also timed at the throughput batch (else batch 1 only: a compile per
+            model and shape takes minutes).
+        option: The command-line switch that enables it (None: always run).
+        applies: Which models (by name) it runs; None: the peers that list it.
+    """
+    name: str
+    suffix: str
+    prepare: Callable[[nn.Module, torch.Tensor, str], Call]
+    throughput: bool = True
+    option: str = ''
+    applies: Optional[Callable[[str], bool]] = None
+
+    def runs(self, model: str) -> bool:
+        """Whether the model named ``model`` is timed in this runtime."""
+        if self.applies is not None:
+            return self.applies(model)
+        return model in PEER and self.name in PEER[model].runtimes
+
+    def row(self, model: str) -> str:
+        return model + self.suffix
+
+
+def _every_model(model: str) -> bool:
+    return True
+
+
+def forward_fn(model: Callable, x: torch.Tensor) -> Call:
+    """One no-grad forward, waited for on a GPU."""
+    def run() -> None:
+        with torch.no_grad():
+            model(x)
+        if x.is_cuda:
+            torch.cuda.synchronize()
+    return run
+
+
+def eager(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
+    return forward_fn(model, x)
+
+
+def traced(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
+    """``model`` traced to TorchScript at ``x``'s shape (no Python in its forward pass), as
+    ``tools/export_torchscript.py`` writes it; checks that it gives the eager outputs."""
+    from mmpose_litehrnet.deploy import trace_torchscript
+    script = trace_torchscript(model, x)
+    with torch.no_grad():
+        diff = (script(x) - model(x)).abs().max().item()
+    if diff > 1e-5:
+        raise RuntimeError(f'the traced model differs from eager by {diff:.2e}')
+    return script
+
+
+def compiled_for_cpu(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
+    """``compile_for_cpu_inference`` (frozen weights, C++ wrapper), compiled at ``x``."""
+    from mmpose_litehrnet.deploy import compile_for_cpu_inference
+    compiled = compile_for_cpu_inference(model)
+    compiled(x)
+    return forward_fn(compiled, x)
+
+
+def aot_package(model: nn.Module, x: torch.Tensor, path: str) -> Callable:
+    """``model`` compiled by ``compile_aot_package`` at ``x``'s shape into a package at
+    ``path`` (``.pt2``) and loaded back, as ``tools/export_aoti.py`` writes it; checks that
+    it gives the eager outputs."""
+    from mmpose_litehrnet.deploy import compile_aot_package
+    compile_aot_package(model, x, path)
+    package = torch._inductor.aoti_load_package(path)
+    with torch.no_grad():
+        torch.testing.assert_close(package(x), model(x), rtol=1e-4, atol=1e-4)
+    return package
+
+
+def _export_path(workdir: str, model: nn.Module, x: torch.Tensor, ext: str) -> str:
+    return osp.join(workdir, f'model_{id(model)}_{x.shape[0]}.{ext}')
+
+
+def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
+    """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape; checks it matches."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from mmpose_litehrnet.deploy import export_onnx
+    path = _export_path(workdir, model, x, 'onnx')
+    export_onnx(model, x, path)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    # Idle ORT threads spin by default, taking the cores from whichever model runs next.
+    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+    feed = {'input': x.numpy()}
+    with torch.no_grad():
+        expected = model(x).numpy()
+    # Relative to the output's largest magnitude, as the tests compare: RTMPose-s's SimCC
+    # logits reach tens, where float32 rounding alone exceeds an absolute 1e-4.
+    diff = float(np.abs(session.run(None, feed)[0] - expected).max())
+    if diff > 1e-4 * max(1.0, float(np.abs(expected).max())):
+        raise RuntimeError(f'ONNX Runtime differs from PyTorch by {diff:.2e} (outputs up to '
+                           f'{float(np.abs(expected).max()):.2e})')
+    return lambda: session.run(None, feed)
+
+
+def capture_cuda_graph(model: nn.Module,
+                       x: torch.Tensor) -> Tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]:
+    """The forward pass captured once as a CUDA graph (after a warm-up on a side
+    stream), on a copy of ``x``: the graph, its static input and its static output."""
+    x = x.clone()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream), torch.no_grad():
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph), torch.no_grad():
+        out = model(x)
+    return graph, x, out
+
+
+def cuda_graph_fn(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
+    """The forward pass captured once as a CUDA graph; the function replays it."""
+    graph = capture_cuda_graph(model, x)[0]
+
+    def run() -> None:
+        graph.replay()
+        torch.cuda.synchronize()
+    return run
+
+
+def compiled_for_gpu(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
+    """``torch.compile(model, mode='reduce-overhead')`` (CUDA graphs of Inductor's
+    kernels), compiled by a first call."""
+    fn = forward_fn(torch.compile(model, mode='reduce-overhead'), x)
+    fn()
+    return fn
+
+
+def timed_prepare(runtime: Runtime, model: nn.Module, x: torch.Tensor,
+                  workdir: str) -> Tuple[Call, float]:
+    """``runtime.prepare`` and the seconds it took (for a compile: the compile)."""
+    start = time.perf_counter()
+    call = runtime.prepare(model, x, workdir)
+    return call, time.perf_counter() - start
+
+
+#: The CPU runtimes, in the table's order. AOTInductor and ``torch.compile`` at batch 1
+#: only: a compile per model and shape takes minutes.
+CPU_RUNTIMES: Tuple[Runtime, ...] = (
+    Runtime('eager', '', eager, applies=_every_model),
+    Runtime('torch.jit.trace', ' + torch.jit.trace',
+            lambda model, x, workdir: forward_fn(traced(model, x), x)),
+    Runtime('torch.compile', ' + torch.compile', compiled_for_cpu, throughput=False,
+            option='compile'),
+    Runtime('AOTInductor', ' AOTInductor', lambda model, x, workdir: forward_fn(
+        aot_package(model, x, _export_path(workdir, model, x, 'pt2')), x),
+        throughput=False, option='aoti'),
+    Runtime('ONNX Runtime', ' ONNX Runtime', onnx_runtime_fn, option='onnx'),
+)
+
+#: The GPU modes, in the table's order: eager, the forward pass replayed as a CUDA graph,
+#: ``torch.compile`` (our deploy form and the built-in only: minutes per compile).
+GPU_RUNTIMES: Dict[str, Runtime] = {r.name: r for r in (
+    Runtime('eager', '', eager, applies=_every_model),
+    Runtime('graph', '', cuda_graph_fn, applies=_every_model),
+    Runtime('compiled', '', compiled_for_gpu, throughput=False, option='compile',
+            applies=lambda model: model in (DEPLOYED, BASE)),
+)}
+
+
+def split_runtime(row: str) -> Tuple[str, str]:
+    """A CPU row's model and runtime: ``'RTMPose-t + torch.compile'`` -> ``('RTMPose-t',
+    'torch.compile')``; eager rows give ``'eager'``, the ``aot=True`` deploy form the hook."""
+    if row == DEPLOYED_AOT:
+        return DEPLOYED, 'eager, SwitchToDeployHook(aot=True)'
+    for runtime in CPU_RUNTIMES[1:]:
+        if row.endswith(runtime.suffix):
+            return row[:-len(runtime.suffix)], runtime.name
+    return row, 'eager'
