@@ -5,9 +5,11 @@
 - :mod:`.runtimes`: the runtimes as data (:data:`~.runtimes.CPU_RUNTIMES`,
   :data:`~.runtimes.GPU_RUNTIMES`: a name, how a model is wrapped for it, which batches);
 - :mod:`.timing`: the one alternating timing loop, per-round ratios, training steps,
-  the profiler's convolution share, SIGTERM-safe steps;
+  SIGTERM-safe steps;
+- :mod:`.profiling`: the profiler's convolution share, eager and compiled;
 - :mod:`.cpu`, :mod:`.gpu`: what each device's run measures (a result object) and the
   report lines made from it, apart;
+- :mod:`.reports`: the report lines both devices share (ratios, the training step);
 - :mod:`.plots`: latency against FLOPs, published AP against latency.
 
 A new peer is one :class:`~.models.Peer` in ``PEERS``; a new runtime one
