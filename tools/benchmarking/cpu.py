@@ -68,6 +68,7 @@ def measure_cpu(models: Dict[str, nn.Module], args,
                 print(f'{row}: not measured ({type(error).__name__}: {error})')
                 not_measured.append(f'{row} ({type(error).__name__}: {error})')
                 latency_fns.pop(row, None)
+                prepared.pop(row, None)
     print(f'batch-1 latency, {args.rounds} alternating rounds ...', flush=True)
     latency = alternate_samples(latency_fns, args.rounds)
     print(f'batch-{args.batch} throughput ...', flush=True)
@@ -86,8 +87,8 @@ def measure_cpu(models: Dict[str, nn.Module], args,
     if args.compile and DEPLOYED in models:
         print('compiling with the kernel profile, for the convolution share ...', flush=True)
         share[f'{DEPLOYED} + torch.compile'] = compiled_conv_share(models[DEPLOYED], x1)
-    return CpuResults(latency, throughput, {k: v for k, v in prepared.items() if k in latency},
-                      training, share, share_batch, not_measured)
+    return CpuResults(latency, throughput, prepared, training, share, share_batch,
+                      not_measured)
 
 
 def cpu_targets(latency: Dict[str, float], train_ratio: Optional[str],

@@ -60,12 +60,12 @@ def measure_gpu(models: Dict[str, nn.Module], args,
     def measure(tag: str, batch: int, runtime: Runtime) -> None:
         print(f'{tag} batch {batch} {runtime.name} ...', flush=True)
         x = torch.randn(batch, 3, *SHAPE, device=device, dtype=DTYPES[tag])
-        fns, seconds = {}, results.prepared.setdefault(f'{tag} batch {batch}', {})
+        fns = {}
         for key in (k for k in models if runtime.runs(k)):
             model = copy.deepcopy(models[key]).to(device, DTYPES[tag])
             fns[key], prepared = timed_prepare(runtime, model, x, '')
             if runtime.option:  # a compile: minutes
-                seconds[key] = prepared
+                results.prepared.setdefault(f'{tag} batch {batch}', {})[key] = prepared
                 print(f'  {runtime.name} {key} in {prepared:.0f} s', flush=True)
         rounds = args.rounds if batch == 1 else args.throughput_rounds
         column = results.columns[f'{tag} {runtime.name}', batch] = alternate(fns, rounds)
@@ -90,7 +90,6 @@ def measure_gpu(models: Dict[str, nn.Module], args,
     if TRAINED in models and BASE in models:
         steps.append(('training step', training))
     results.interrupted = run_steps(steps)
-    results.prepared = {k: v for k, v in results.prepared.items() if v}
     return results
 
 
