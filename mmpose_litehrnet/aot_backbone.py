@@ -10,16 +10,14 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .models.layers.export import is_exporting_onnx
+from .models.layers import cache_root, is_exporting_onnx
 
 __all__ = ['AOTBackbone', 'aot_cache_dir', 'default_aot_cache_dir']
 
 
 def default_aot_cache_dir() -> str:
     """``$MMPOSE_LITEHRNET_CACHE/aoti``, else ``~/.cache/mmpose_litehrnet/aoti``."""
-    root = os.environ.get('MMPOSE_LITEHRNET_CACHE',
-                          osp.join(osp.expanduser('~'), '.cache', 'mmpose_litehrnet'))
-    return osp.join(root, 'aoti')
+    return osp.join(cache_root(), 'aoti')
 
 
 def aot_cache_dir(aot: Union[bool, str]) -> Optional[str]:

@@ -124,7 +124,7 @@ def fold_conv_bn(conv: nn.Conv2d, bn: _BatchNorm) -> nn.Conv2d:
 
 def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
                      channels_last: Union[bool, str, Sequence[str]] = True,
-                     aot: Union[bool, str] = False) -> nn.Module:
+                     aot: Union[bool, str] = False, cpu_kernels: bool = True) -> nn.Module:
     """Folds every (Conv2d, BatchNorm) pair of ``model``'s sequential containers, in
     place, and puts the model in eval mode. ``test_cfg`` is accepted (and ignored) so
     that MMPose's ``BasePoseEstimator.switch_to_deploy`` can call it.
@@ -143,7 +143,14 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     float32 CPU forward passes through an AOTInductor package compiled on first use for
     the input's size (a batch of 1, or any larger one) and cached on disk
     (:class:`~mmpose_litehrnet.aot_backbone.AOTBackbone`): MMPose's own test and
-    inference path then runs the compiled graph. Returns ``model``."""
+    inference path then runs the compiled graph.
+
+    ``cpu_kernels`` (the default) makes every conditional channel weighting block and
+    every multi-resolution fusion (with its ReLU) one operator call in no-grad float32
+    CPU passes that are not traced, compiled or exported
+    (:mod:`~mmpose_litehrnet.models.layers.cpu_kernels`, built with the C++ compiler at
+    first use and cached; where that fails a warning says so and the PyTorch operators
+    run). Returns ``model``."""
     devices = channels_last_device_types(channels_last)
     from .models.backbones import LiteHRNet
     from .models.blocks import (
@@ -151,6 +158,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         ConditionalChannelWeighting,
         CrossResolutionWeighting,
         MergedBranchStem,
+        MultiResolutionFusion,
         Stem,
     )
     model.eval()
@@ -180,6 +188,9 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
                 and _folded(*(fc for w in module.spatial_weighting for fc in (w.conv1, w.conv2))):
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
+    for module in model.modules():  # once the blocks' weightings are in their deploy form
+        if isinstance(module, (ConditionalChannelWeighting, MultiResolutionFusion)):
+            module.cpu_kernel = cpu_kernels and module.supports_cpu_kernel()
     from .aot_backbone import aot_cache_dir, attach_aot_backbones
     cache_dir = aot_cache_dir(aot)
     if cache_dir is not None:

@@ -11,8 +11,8 @@ __all__ = ['SwitchToDeployHook']
 class SwitchToDeployHook(Hook):
     """Puts the model in deploy form before the test loop, so that ``mim test`` evaluates
     (and times) the model as it is deployed: batch norms folded, 1x1 convolutions as
-    matrix products, channels-last on the CPU
-    (:func:`mmpose_litehrnet.deploy.switch_to_deploy` on the whole model). The
+    matrix products, channels-last on the CPU, each block and fusion one call of the CPU
+    kernels (:func:`mmpose_litehrnet.deploy.switch_to_deploy` on the whole model). The
     validation during training keeps the training form. In a config::
 
         custom_hooks = [dict(type='SwitchToDeployHook')]
@@ -27,6 +27,7 @@ class SwitchToDeployHook(Hook):
         channels_last (bool | str | Sequence[str]): The devices on which the Lite-HRNet
             backbones run channels-last, as in ``switch_to_deploy``.
         aot (bool | str): Compile the backbones ahead of time, as in ``switch_to_deploy``.
+        cpu_kernels (bool): Run the CPU kernels, as in ``switch_to_deploy``.
 
     Raises:
         ValueError: for a ``channels_last`` that names no device type; at the test, when
@@ -38,11 +39,12 @@ class SwitchToDeployHook(Hook):
     priority = 'VERY_LOW'
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True,
-                 aot: Union[bool, str] = False) -> None:
+                 aot: Union[bool, str] = False, cpu_kernels: bool = True) -> None:
         from ..models.layers import channels_last_device_types
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
         self.channels_last = channels_last_device_types(channels_last)
+        self.cpu_kernels = bool(cpu_kernels)
         from ..aot_backbone import aot_cache_dir
         try:
             self.aot_cache_dir = aot_cache_dir(aot)
@@ -59,7 +61,7 @@ class SwitchToDeployHook(Hook):
         model = runner.model  # a wrapper (DDP) too: the same modules inside
         norms = sum(isinstance(m, _BatchNorm) for m in model.modules())
         switch_to_deploy(model, channels_last=self.channels_last,
-                         aot=self.aot_cache_dir or False)
+                         aot=self.aot_cache_dir or False, cpu_kernels=self.cpu_kernels)
         left = sum(isinstance(m, _BatchNorm) for m in model.modules())
         compiled = '' if self.aot_cache_dir is None else \
             f', backbones compiled ahead of time on first use (cache: {self.aot_cache_dir})'

@@ -91,5 +91,6 @@ class LiteHRModule(nn.Module):
         else:
             out = [branch(x) for branch, x in zip(self.layers, xs)]
         if self.with_fuse:
-            out = [self.relu(y) for y in self.fuse_layers(out)]
+            fused = self.fuse_layers.forward_cpu_kernel(out)
+            out = fused if fused is not None else [self.relu(y) for y in self.fuse_layers(out)]
         return out

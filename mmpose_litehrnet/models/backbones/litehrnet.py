@@ -166,11 +166,12 @@ class LiteHRNet(BaseModule):
                     m.eval()
         return self
 
-    def switch_to_deploy(self, test_cfg: Optional[Any] = None) -> 'LiteHRNet':
+    def switch_to_deploy(self, test_cfg: Optional[Any] = None, **kwargs: Any) -> 'LiteHRNet':
         """Folds the batch norms into the convolutions and runs CPU inputs channels-last
-        (see :mod:`mmpose_litehrnet.deploy`); MMPose's ``switch_to_deploy`` calls this."""
+        (see :mod:`mmpose_litehrnet.deploy`; ``kwargs`` go to its ``switch_to_deploy``);
+        MMPose's ``switch_to_deploy`` calls this."""
         from ...deploy import switch_to_deploy
-        return switch_to_deploy(self, test_cfg)
+        return switch_to_deploy(self, test_cfg, **kwargs)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Args:

@@ -1,12 +1,21 @@
 """Conditional channel weighting (CCW), the block of Lite-HRNet."""
 from typing import List, Optional, Sequence
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
+from ..layers import (
+    ConvNormAct,
+    OperandCache,
+    checkpoint_if,
+    concat_shuffle,
+    default_norm_cfg,
+    product_operands,
+    runs_cpu_kernels,
+)
 from .cross_resolution_weighting import CrossResolutionWeighting
-from .spatial_weighting import SpatialWeighting
+from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
 
 __all__ = ['ConditionalChannelWeighting', 'CHANNEL_WEIGHTINGS']
 
@@ -65,6 +74,58 @@ class ConditionalChannelWeighting(nn.Module):
                 SpatialWeighting(c, ratio=4) for c in self.halves)
         else:
             self.spatial_weighting = None
+        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the block is in
+        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
+        self.cpu_kernel = False
+        self._cpu_operands = OperandCache()
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether this block is in the deploy form that
+        ``torch.ops.mmpose_litehrnet.conditional_channel_weighting`` computes: both
+        weightings with their norms folded (the spatial ones block-diagonal) and biased
+        3x3 depthwise convolutions."""
+        crw = self.cross_resolution_weighting
+        return crw is not None and crw.direct \
+            and isinstance(self.spatial_weighting, BlockDiagonalSpatialWeighting) \
+            and all(len(dw) == 1 and type(dw.conv) is nn.Conv2d and dw.conv.bias is not None
+                    and dw.conv.kernel_size == (3, 3) and dw.conv.stride == (1, 1)
+                    and dw.conv.padding == (1, 1) and dw.conv.dilation == (1, 1)
+                    and dw.conv.padding_mode == 'zeros' for dw in self.depthwise_convs)
+
+    def _kernel_sources(self) -> List[Tensor]:
+        crw, sw = self.cross_resolution_weighting, self.spatial_weighting
+        return [crw.conv1.conv.weight, crw.conv1.conv.bias, crw.conv2.conv.weight,
+                crw.conv2.conv.bias, sw.weight1, sw.bias1, sw.weight2, sw.bias2,
+                *(t for dw in self.depthwise_convs for t in (dw.conv.weight, dw.conv.bias))]
+
+    def _kernel_operands(self) -> list:
+        """The kernel's operands: transposed FC weights, tap-major depthwise weights,
+        each branch's diagonal block of the spatial weighting."""
+        crw, sw = self.cross_resolution_weighting, self.spatial_weighting
+        fc1, fc2 = crw.conv1.conv, crw.conv2.conv
+        blocks = []
+        for weight in (sw.weight1, sw.weight2):
+            rows = sw.hidden if weight is sw.weight1 else sw.channels
+            cols = sw.channels if weight is sw.weight1 else sw.hidden
+            row = col = 0
+            branch = []
+            for r, c in zip(rows, cols):
+                branch.append(weight[row:row + r, col:col + c].t().contiguous())
+                row, col = row + r, col + c
+            blocks.append(branch)
+        return [*product_operands(fc1.weight, fc1.bias), *product_operands(fc2.weight, fc2.bias),
+                [dw.conv.weight.flatten(1).t().contiguous() for dw in self.depthwise_convs],
+                [dw.conv.bias.contiguous() for dw in self.depthwise_convs],
+                blocks[0], list(sw.bias1.split(sw.hidden)), blocks[1],
+                list(sw.bias2.split(sw.channels))]
+
+    def _runs_kernel(self, xs: Sequence[Tensor]) -> bool:
+        if not self.cpu_kernel or not runs_cpu_kernels(xs):
+            return False
+        h, w = xs[-1].shape[-2:]
+        return h > 0 and w > 0 and all(
+            x.shape[-2] % h == 0 and x.shape[-1] % w == 0 and x.shape[1] == 2 * c
+            for x, c in zip(xs, self.halves))
 
     def _forward(self, *xs: Tensor) -> List[Tensor]:
         # One split, not two slices: in training, the backward of a split concatenates
@@ -85,4 +146,7 @@ class ConditionalChannelWeighting(nn.Module):
         ]
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        if self._runs_kernel(xs):
+            operands = self._cpu_operands.get(self._kernel_sources(), self._kernel_operands)
+            return torch.ops.mmpose_litehrnet.conditional_channel_weighting(list(xs), *operands)
         return checkpoint_if(self.with_cp, self._forward, *xs)

@@ -6,7 +6,14 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
-from ..layers import NearestResize, default_norm_cfg, is_exporting_onnx
+from ..layers import (
+    NearestResize,
+    OperandCache,
+    default_norm_cfg,
+    is_exporting_onnx,
+    product_operands,
+    runs_cpu_kernels,
+)
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
 
@@ -55,6 +62,16 @@ class _DownsamplePath(nn.Sequential):
 
 def _add(x: Tensor, y: Tensor, in_place: bool) -> Tensor:
     return x.add_(y) if in_place else x + y
+
+
+def _biased(conv: nn.Module, kernel_size: int, stride: int) -> bool:
+    """Whether ``conv`` is a plain biased convolution (a folded one) of that kernel
+    size and stride, padded to keep ``ceil(H / stride)``."""
+    return isinstance(conv, nn.Conv2d) and conv.bias is not None \
+        and conv.kernel_size == (kernel_size, kernel_size) and conv.stride == (stride, stride) \
+        and conv.padding == (kernel_size // 2, ) * 2 and conv.dilation == (1, 1) \
+        and conv.padding_mode == 'zeros' \
+        and conv.groups == (conv.in_channels if kernel_size == 3 else 1)
 
 
 class MultiResolutionFusion(nn.ModuleList):
@@ -112,6 +129,51 @@ class MultiResolutionFusion(nn.ModuleList):
             rows.append(nn.ModuleList(row))
         super().__init__(rows)
         self.mode = mode
+        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the fusion is in
+        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
+        self.cpu_kernel = False
+        self._cpu_operands = OperandCache()
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether this fusion is in the deploy form that
+        ``torch.ops.mmpose_litehrnet.multi_resolution_fusion`` computes: legacy mode, an
+        output per input, every norm folded."""
+        if self.mode != 'legacy' or any(len(row) != len(self) for row in self):
+            return False
+        for i, row in enumerate(self):
+            for j, path in enumerate(row):
+                if j > i and not (len(path) == 2 and _biased(path[0], 1, 1)):
+                    return False
+                if j < i and not all(
+                        len(step) == (2 if k == i - j - 1 else 3) and _biased(step[0], 3, 2)
+                        and _biased(step[1], 1, 1) for k, step in enumerate(path)):
+                    return False
+        return True
+
+    def _kernel_convs(self) -> List[nn.Conv2d]:
+        """Every convolution, in the order of the kernel's operands."""
+        return [conv for i, row in enumerate(self) for j, path in enumerate(row)
+                for conv in ([path[0]] if j > i else
+                             [c for step in path for c in step[:2]] if j < i else [])]
+
+    def _kernel_operands(self) -> List[Tensor]:
+        return [t for conv in self._kernel_convs()
+                for t in (product_operands(conv.weight, conv.bias) if conv.groups == 1
+                          else (conv.weight.flatten(1).t().contiguous(), conv.bias))]
+
+    def forward_cpu_kernel(self, xs: List[Tensor]) -> Optional[List[Tensor]]:
+        """``[relu(y) for y in self(xs)]`` as one kernel call, or None where the kernel
+        does not run (see :func:`~mmpose_litehrnet.models.layers.runs_cpu_kernels`) or
+        the branch sizes do not halve exactly."""
+        if not self.cpu_kernel or not runs_cpu_kernels(xs):
+            return None
+        h, w = xs[0].shape[-2:]
+        if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
+            return None
+        convs = self._kernel_convs()
+        operands = self._cpu_operands.get(
+            [t for conv in convs for t in (conv.weight, conv.bias)], self._kernel_operands)
+        return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs), operands)
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.

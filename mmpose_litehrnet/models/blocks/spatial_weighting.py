@@ -67,8 +67,9 @@ class BlockDiagonalSpatialWeighting(nn.Module):
             raise ValueError('BlockDiagonalSpatialWeighting: channels and hidden must be '
                              'positive, one of each per branch, got '
                              f'channels={tuple(channels)}, hidden={tuple(hidden)}')
-        #: Each branch's channels in the concatenated pooled vector.
+        #: Each branch's channels in the concatenated pooled vector, and hidden units.
         self.channels = [int(c) for c in channels]
+        self.hidden = [int(h) for h in hidden]
         total, total_hidden = sum(channels), sum(hidden)
         self.weight1 = nn.Parameter(torch.zeros(total_hidden, total))
         self.bias1 = nn.Parameter(torch.zeros(total_hidden))

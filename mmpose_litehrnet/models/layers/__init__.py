@@ -7,6 +7,13 @@ from .conv_norm_act import (
     folded_weighting_mlp,
     weighting_mlp,
 )
+from .cpu_kernels import (
+    OperandCache,
+    cache_root,
+    cpu_kernels_available,
+    product_operands,
+    runs_cpu_kernels,
+)
 from .deform_conv import GridSampleDeformConv2d, deform_conv2d
 from .export import is_exporting_onnx
 from .layout import channels_last_device_types, is_channels_last
@@ -15,10 +22,9 @@ from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 
 __all__ = [
     'ConvNormAct', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d', 'NearestResize',
-    'adaptive_average_by_products',
-    'add_nearest', 'channel_shuffle',
-    'channels_last_device_types',
-    'checkpoint_if', 'concat_shuffle', 'default_norm_cfg', 'deform_conv2d', 'folded_weighting_mlp',
-    'global_average', 'is_channels_last',
-    'is_exporting_onnx', 'mul_nearest', 'upsample_bilinear', 'weighting_mlp'
+    'OperandCache', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
+    'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
+    'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d', 'folded_weighting_mlp',
+    'global_average', 'is_channels_last', 'is_exporting_onnx', 'mul_nearest',
+    'product_operands', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -1,0 +1,492 @@
+// Lite-HRNet's deploy form on the CPU: one call per conditional channel weighting
+// block and one per multi-resolution fusion (batch-1 latency is mostly a fixed cost
+// per operator call there). Built at first use by mmpose_litehrnet/kernels.py
+// (torch.utils.cpp_extension, -march=native). Inputs and outputs are float32,
+// channels-last (every pixel's channels adjacent); the vector type below is lowered by
+// the compiler to whatever the CPU has (one AVX-512 register, two AVX2 ones, ...).
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using at::Tensor;
+
+namespace {
+
+constexpr int64_t kLanes = 16;
+template <int L>
+struct Lanes {
+  typedef float type __attribute__((vector_size(L * sizeof(float))));
+};
+typedef Lanes<kLanes>::type Vec;
+
+template <typename V>
+inline V splat(float v) { return V{} + v; }
+inline Vec splat(float v) { return splat<Vec>(v); }
+
+template <typename V = Vec>
+inline V load(const float* p) {
+  V v;
+  __builtin_memcpy(&v, p, sizeof(V));
+  return v;
+}
+
+template <typename V = Vec>
+inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
+
+inline Vec relu(Vec v) { return v > 0.f ? v : splat(0.f); }
+
+inline float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
+
+inline int64_t grain(int64_t work_per_item, int64_t target = 4096) {
+  return std::max<int64_t>(1, target / std::max<int64_t>(1, work_per_item));
+}
+
+// Rows p0 .. p0 + NP of out = bias + X @ WT for the outputs n0 .. n0 + kLanes * NV
+// (fewer at the end of N), added to out when accumulate, ReLU first when relu. WT and
+// bias are padded with zeros to ldw, a multiple of kLanes.
+template <int NP, int NV>
+void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
+                    const float* bias, int64_t N, int64_t n0, float* out, bool relu_out,
+                    bool accumulate) {
+  Vec acc[NP][NV];
+  for (int v = 0; v < NV; ++v) {
+    const Vec b = load(bias + n0 + kLanes * v);
+    for (int r = 0; r < NP; ++r) acc[r][v] = b;
+  }
+  const float* x = X + p0 * K;
+  for (int64_t k = 0; k < K; ++k) {
+    Vec w[NV];
+    for (int v = 0; v < NV; ++v) w[v] = load(WT + k * ldw + n0 + kLanes * v);
+    for (int r = 0; r < NP; ++r) {
+      const Vec xv = splat(x[r * K + k]);
+      for (int v = 0; v < NV; ++v) acc[r][v] += xv * w[v];
+    }
+  }
+  for (int r = 0; r < NP; ++r)
+    for (int v = 0; v < NV; ++v) {
+      Vec a = relu_out ? relu(acc[r][v]) : acc[r][v];
+      float* o = out + (p0 + r) * N + n0 + kLanes * v;
+      const int64_t n = N - n0 - kLanes * v;
+      if (n >= kLanes) {
+        store(o, accumulate ? a + load(o) : a);
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i] = accumulate ? o[i] + a[i] : a[i];
+      }
+    }
+}
+
+template <int NP>
+void pointwise_rows(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
+                    const float* bias, int64_t N, float* out, bool relu_out,
+                    bool accumulate) {
+  int64_t n0 = 0;
+  for (; N - n0 > 2 * kLanes; n0 += 3 * kLanes)
+    pointwise_tile<NP, 3>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+  if (N - n0 > kLanes)
+    pointwise_tile<NP, 2>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+  else if (N - n0 > 0)
+    pointwise_tile<NP, 1>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+}
+
+inline int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// A 1x1 convolution over P pixels: out[p, :N] (+)= act(bias + X[p, :K] @ WT), with WT
+// the (K, N) transposed weight, its rows and the bias padded with zeros to whole
+// vectors (padded(N)), so that the inner loop loads no partial vector.
+void pointwise(const float* X, int64_t P, int64_t K, const float* WT, const float* bias,
+               int64_t N, float* out, bool relu_out, bool accumulate) {
+  constexpr int64_t rows = 4;
+  const int64_t ldw = padded(N);
+  at::parallel_for(0, (P + rows - 1) / rows, grain(rows * K * ldw / kLanes, 8192),
+                   [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t p0 = b * rows;
+      if (P - p0 >= rows) {
+        pointwise_rows<rows>(X, p0, K, WT, ldw, bias, N, out, relu_out, accumulate);
+      } else {
+        for (int64_t p = p0; p < P; ++p)
+          pointwise_rows<1>(X, p, K, WT, ldw, bias, N, out, relu_out, accumulate);
+      }
+    }
+  });
+}
+
+// Checks an operand's shape: the kernels read raw memory.
+void check_operand(const Tensor& t, std::vector<int64_t> shape, const char* op) {
+  TORCH_CHECK(t.sizes() == at::IntArrayRef(shape) && t.is_contiguous() &&
+                  t.scalar_type() == at::kFloat && t.device().is_cpu(),
+              op, ": expected a contiguous float32 CPU operand of shape ", at::IntArrayRef(shape),
+              ", got ", t.sizes());
+}
+
+// Channels c0 .. c0 + L of one output pixel of depthwise_stride2.
+template <int L>
+inline void depthwise_stride2_lanes(const float* in, int64_t H, int64_t W, int64_t C,
+                                    const float* w9, const float* bias, float* out,
+                                    int64_t oy, int64_t ox, int64_t c0) {
+  typedef typename Lanes<L>::type V;
+  V acc = load<V>(bias + c0);
+  for (int64_t ky = 0; ky < 3; ++ky) {
+    const int64_t iy = 2 * oy - 1 + ky;
+    if (iy < 0 || iy >= H) continue;
+    for (int64_t kx = 0; kx < 3; ++kx) {
+      const int64_t ix = 2 * ox - 1 + kx;
+      if (ix < 0 || ix >= W) continue;
+      acc += load<V>(w9 + (ky * 3 + kx) * C + c0) * load<V>(in + (iy * W + ix) * C + c0);
+    }
+  }
+  store<V>(out + c0, acc);
+}
+
+// Depthwise 3x3 convolution, stride 2, padding 1, with bias: (H, W, C) -> (OH, OW, C).
+// w9 is (9, C), tap-major.
+void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
+                       const float* bias, float* out) {
+  const int64_t OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
+  at::parallel_for(0, OH, grain(OW * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t oy = b0; oy < b1; ++oy)
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        float* o = out + (oy * OW + ox) * C;
+        int64_t c0 = 0;
+        for (; c0 + 16 <= C; c0 += 16) depthwise_stride2_lanes<16>(in, H, W, C, w9, bias, o, oy, ox, c0);
+        for (; c0 + 4 <= C; c0 += 4) depthwise_stride2_lanes<4>(in, H, W, C, w9, bias, o, oy, ox, c0);
+        for (; c0 < C; ++c0) {  // fewer than 4 channels left
+          float acc = bias[c0];
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = 2 * oy - 1 + ky, ix = 2 * ox - 1 + kx;
+              if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                acc += w9[(ky * 3 + kx) * C + c0] * in[(iy * W + ix) * C + c0];
+            }
+          o[c0] = acc;
+        }
+      }
+  });
+}
+
+// y (H, W, C) += nearest upsampling of s (H >> f, W >> f, C).
+void add_upsampled(float* y, int64_t H, int64_t W, int64_t C, const float* s, int64_t f) {
+  const int64_t w = W >> f;
+  at::parallel_for(0, H, grain(W * C, 8192), [&](int64_t b0, int64_t b1) {
+    for (int64_t yy = b0; yy < b1; ++yy)
+      for (int64_t xx = 0; xx < W; ++xx) {
+        float* o = y + (yy * W + xx) * C;
+        const float* a = s + ((yy >> f) * w + (xx >> f)) * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; ++c) o[c] += a[c];
+      }
+  });
+}
+
+std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const char* op) {
+  std::vector<Tensor> out;
+  for (const auto& x : xs) {
+    TORCH_CHECK(x.dim() == 4 && x.scalar_type() == at::kFloat && x.device().is_cpu(), op,
+                ": expects 4-D float32 CPU tensors");
+    out.push_back(x.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+  return out;
+}
+
+Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Tensor& like) {
+  return at::empty({n, c, h, w}, like.options().memory_format(at::MemoryFormat::ChannelsLast));
+}
+
+// Runs fn(k) for every branch k, the first (largest) branch as one task and the others
+// as a second one: about half the work each for Lite-HRNet's branch widths.
+template <typename F>
+void per_branch(int64_t B, const F& fn) {
+  at::parallel_for(0, 2, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      if (t == 0) fn(0);
+      else for (int64_t k = 1; k < B; ++k) fn(k);
+    }
+  });
+}
+
+}  // namespace
+
+// One conditional channel weighting block of the deploy form (folded norms), all
+// branches. xs[k]: (N, 2 C_k, H_k, W_k), each H_k, W_k a multiple of the last branch's.
+// Cross-resolution weighting: transposed FC weights cw1t (S, padded(hidden)) and cw2t
+// (hidden, padded(S)), S = sum C_k, biases padded alike; depthwise dw_weights[k]
+// (9, C_k) tap-major; spatial weighting of branch k: sw1t[k] (C_k, h_k), sw2t[k]
+// (h_k, C_k). Returns the shuffled branches.
+std::vector<Tensor> conditional_channel_weighting(
+    const std::vector<Tensor>& inputs, const Tensor& cw1t, const Tensor& cb1,
+    const Tensor& cw2t, const Tensor& cb2, const std::vector<Tensor>& dw_weights,
+    const std::vector<Tensor>& dw_biases, const std::vector<Tensor>& sw1t,
+    const std::vector<Tensor>& sb1, const std::vector<Tensor>& sw2t,
+    const std::vector<Tensor>& sb2) {
+  const auto xs = channels_last_inputs(inputs, "conditional_channel_weighting");
+  const int64_t B = xs.size(), N = xs[0].size(0);
+  const int64_t h = xs[B - 1].size(2), w = xs[B - 1].size(3), hw = h * w;
+  std::vector<int64_t> C(B), H(B), W(B), off(B);
+  int64_t S = 0;
+  for (int64_t k = 0; k < B; ++k) {
+    C[k] = xs[k].size(1) / 2;
+    H[k] = xs[k].size(2);
+    W[k] = xs[k].size(3);
+    TORCH_CHECK(H[k] % h == 0 && W[k] % w == 0,
+                "conditional_channel_weighting: branch sizes must divide");
+    off[k] = S;
+    S += C[k];
+  }
+  const char* op = "conditional_channel_weighting";
+  const int64_t hidden = cw2t.size(0);
+  check_operand(cw1t, {S, padded(hidden)}, op);
+  check_operand(cb1, {padded(hidden)}, op);
+  check_operand(cw2t, {hidden, padded(S)}, op);
+  check_operand(cb2, {padded(S)}, op);
+  TORCH_CHECK(dw_weights.size() == static_cast<size_t>(B) && dw_biases.size() == dw_weights.size() &&
+                  sw1t.size() == dw_weights.size() && sb1.size() == dw_weights.size() &&
+                  sw2t.size() == dw_weights.size() && sb2.size() == dw_weights.size(),
+              op, ": expected one depthwise and spatial weighting per branch");
+  for (int64_t k = 0; k < B; ++k) {
+    const int64_t hk = sw1t[k].dim() == 2 ? sw1t[k].size(1) : 0;
+    check_operand(dw_weights[k], {9, C[k]}, op);
+    check_operand(dw_biases[k], {C[k]}, op);
+    check_operand(sw1t[k], {C[k], hk}, op);
+    check_operand(sb1[k], {hk}, op);
+    check_operand(sw2t[k], {hk, C[k]}, op);
+    check_operand(sb2[k], {C[k]}, op);
+  }
+  std::vector<Tensor> outs;
+  for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, 2 * C[k], H[k], W[k], xs[k]));
+  std::vector<float> pooled(hw * S), mlp(hw * hidden);
+  Tensor weights = at::empty({hw, S}, xs[0].options());
+  for (int64_t n = 0; n < N; ++n) {
+    // Cross-resolution weighting: every second half average-pooled to the smallest size.
+    per_branch(B, [&](int64_t k) {
+      const int64_t Ck = C[k], c2 = 2 * Ck, Wk = W[k], fy = H[k] / h, fx = Wk / w;
+      const float* x = xs[k].data_ptr<float>() + n * H[k] * Wk * c2;
+      const float scale = 1.f / (fy * fx);
+      std::vector<float> row(w * Ck);
+      for (int64_t py = 0; py < h; ++py) {
+        std::fill(row.begin(), row.end(), 0.f);
+        for (int64_t iy = py * fy; iy < (py + 1) * fy; ++iy)
+          for (int64_t ix = 0; ix < Wk; ++ix) {
+            const float* src = x + (iy * Wk + ix) * c2 + Ck;
+            float* dst = row.data() + (ix / fx) * Ck;
+#pragma omp simd
+            for (int64_t c = 0; c < Ck; ++c) dst[c] += src[c];
+          }
+        for (int64_t px = 0; px < w; ++px) {
+          float* dst = pooled.data() + (py * w + px) * S + off[k];
+          const float* src = row.data() + px * Ck;
+          for (int64_t c = 0; c < Ck; ++c) dst[c] = src[c] * scale;
+        }
+      }
+    });
+    pointwise(pooled.data(), hw, S, cw1t.data_ptr<float>(), cb1.data_ptr<float>(), hidden,
+              mlp.data(), true, false);
+    pointwise(mlp.data(), hw, hidden, cw2t.data_ptr<float>(), cb2.data_ptr<float>(), S,
+              weights.data_ptr<float>(), false, false);
+    weights.sigmoid_();
+    const float* A = weights.data_ptr<float>();
+    per_branch(B, [&](int64_t k) {
+      const int64_t Ck = C[k], c2 = 2 * Ck, Hk = H[k], Wk = W[k];
+      const int64_t fy = Hk / h, fx = Wk / w, L = Wk * Ck, PL = (Wk + 2) * Ck;
+      const float* x = xs[k].data_ptr<float>() + n * Hk * Wk * c2;
+      float* out = outs[k].data_ptr<float>() + n * Hk * Wk * c2;
+      // The weighted second half, zero-padded by one pixel on every side.
+      std::vector<float> t((Hk + 2) * PL, 0.f), d(Hk * L), sums(L, 0.f), taps(9 * L), row_bias(L);
+      for (int64_t iy = 0; iy < Hk; ++iy) {
+        float* trow = t.data() + (iy + 1) * PL + Ck;
+        const float* arow = A + (iy / fy) * w * S + off[k];
+        for (int64_t ix = 0; ix < Wk; ++ix) {
+          const float* src = x + (iy * Wk + ix) * c2 + Ck;
+          const float* a = arow + (ix / fx) * S;
+          float* dst = trow + ix * Ck;
+#pragma omp simd
+          for (int64_t c = 0; c < Ck; ++c) dst[c] = src[c] * a[c];
+        }
+      }
+      // Depthwise 3x3 (stride 1, padding 1): the weights tiled along a row, so that each
+      // output row is nine multiply-adds over whole rows; the sums feed the spatial
+      // weighting's average.
+      const float* wt = dw_weights[k].data_ptr<float>();
+      const float* bs = dw_biases[k].data_ptr<float>();
+      for (int64_t tap = 0; tap < 9; ++tap)
+        for (int64_t ox = 0; ox < Wk; ++ox)
+          std::copy(wt + tap * Ck, wt + (tap + 1) * Ck, taps.data() + tap * L + ox * Ck);
+      for (int64_t ox = 0; ox < Wk; ++ox) std::copy(bs, bs + Ck, row_bias.data() + ox * Ck);
+      const float* tp[9];
+      for (int64_t tap = 0; tap < 9; ++tap) tp[tap] = taps.data() + tap * L;
+      for (int64_t oy = 0; oy < Hk; ++oy) {
+        float* o = d.data() + oy * L;
+        const float* r0 = t.data() + oy * PL;
+        const float* r1 = r0 + PL;
+        const float* r2 = r1 + PL;
+        const float* b = row_bias.data();
+        float* s = sums.data();
+#pragma omp simd
+        for (int64_t i = 0; i < L; ++i) {
+          const float v = b[i] + tp[0][i] * r0[i] + tp[1][i] * r0[i + Ck] +
+                          tp[2][i] * r0[i + 2 * Ck] + tp[3][i] * r1[i] +
+                          tp[4][i] * r1[i + Ck] + tp[5][i] * r1[i + 2 * Ck] +
+                          tp[6][i] * r2[i] + tp[7][i] * r2[i + Ck] + tp[8][i] * r2[i + 2 * Ck];
+          o[i] = v;
+          s[i] += v;
+        }
+      }
+      // Spatial weighting: global average, FC-ReLU, FC-sigmoid.
+      const int64_t hk = sw1t[k].size(1);
+      std::vector<float> mean(Ck, 0.f), hid(hk), scale(Ck);
+      for (int64_t ox = 0; ox < Wk; ++ox)
+        for (int64_t c = 0; c < Ck; ++c) mean[c] += sums[ox * Ck + c];
+      for (int64_t c = 0; c < Ck; ++c) mean[c] /= static_cast<float>(Hk * Wk);
+      const float* w1 = sw1t[k].data_ptr<float>();
+      const float* w2 = sw2t[k].data_ptr<float>();
+      const float* b1 = sb1[k].data_ptr<float>();
+      const float* b2 = sb2[k].data_ptr<float>();
+      std::copy(b1, b1 + hk, hid.begin());
+      for (int64_t c = 0; c < Ck; ++c)
+        for (int64_t j = 0; j < hk; ++j) hid[j] += mean[c] * w1[c * hk + j];
+      std::copy(b2, b2 + Ck, scale.begin());
+      for (int64_t j = 0; j < hk; ++j) {
+        const float v = std::max(hid[j], 0.f);
+        for (int64_t c = 0; c < Ck; ++c) scale[c] += v * w2[j * Ck + c];
+      }
+      for (int64_t c = 0; c < Ck; ++c) scale[c] = sigmoid(scale[c]);
+      // Concatenation + channel shuffle: channel 2c is the first half's c, 2c + 1 the
+      // weighted branch's c.
+      for (int64_t p = 0; p < Hk * Wk; ++p) {
+        const float* a = x + p * c2;
+        const float* b = d.data() + p * Ck;
+        float* o = out + p * c2;
+#pragma omp simd
+        for (int64_t c = 0; c < Ck; ++c) {
+          o[2 * c] = a[c];
+          o[2 * c + 1] = b[c] * scale[c];
+        }
+      }
+    });
+  }
+  return outs;
+}
+
+// The legacy multi-resolution fusion of the deploy form and the ReLU after it, for B
+// inputs and B outputs (input j is 2^j times smaller than input 0). params, in the
+// order output i, input j: j > i: [WT (C_j, padded(C_i)), bias]; j < i: per stride-2
+// step [depthwise (9, C_j), bias, WT (C_j, padded(C_out)), bias]; biases of products
+// padded like their weights. The released arithmetic: z0 =
+// x0 + x0 + the upsampled paths; output i > 0 = 2 * path(z0) + x_i + the other paths.
+std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
+                                            const std::vector<Tensor>& params) {
+  const auto xs = channels_last_inputs(inputs, "multi_resolution_fusion");
+  const int64_t B = xs.size(), N = xs[0].size(0);
+  std::vector<int64_t> C(B), H(B), W(B);
+  for (int64_t k = 0; k < B; ++k) {
+    C[k] = xs[k].size(1);
+    H[k] = xs[k].size(2);
+    W[k] = xs[k].size(3);
+    TORCH_CHECK(H[k] << k == H[0] && W[k] << k == W[0],
+                "multi_resolution_fusion: branch k must be 2^k times smaller");
+  }
+  std::vector<std::vector<int64_t>> first(B, std::vector<int64_t>(B, -1));
+  int64_t count = 0;
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < B; ++j) {
+      first[i][j] = count;
+      count += j > i ? 2 : j < i ? 4 * (i - j) : 0;
+    }
+  TORCH_CHECK(count == static_cast<int64_t>(params.size()),
+              "multi_resolution_fusion: expected ", count, " parameters, got ", params.size());
+  const char* op = "multi_resolution_fusion";
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < B; ++j) {
+      const int64_t q = first[i][j];
+      if (j > i) {
+        check_operand(params[q], {C[j], padded(C[i])}, op);
+        check_operand(params[q + 1], {padded(C[i])}, op);
+      }
+      for (int64_t s = 0; j < i && s < i - j; ++s) {
+        const int64_t c_out = s == i - j - 1 ? C[i] : C[j];
+        check_operand(params[q + 4 * s], {9, C[j]}, op);
+        check_operand(params[q + 4 * s + 1], {C[j]}, op);
+        check_operand(params[q + 4 * s + 2], {C[j], padded(c_out)}, op);
+        check_operand(params[q + 4 * s + 3], {padded(c_out)}, op);
+      }
+    }
+  auto param = [&](int64_t q) { return params[q].data_ptr<float>(); };
+  std::vector<Tensor> outs;
+  for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, C[k], H[k], W[k], xs[k]));
+  std::vector<float> low, step_in, step_out;
+  for (int64_t n = 0; n < N; ++n) {
+    auto input = [&](int64_t k) { return xs[k].data_ptr<float>() + n * H[k] * W[k] * C[k]; };
+    auto output = [&](int64_t k) { return outs[k].data_ptr<float>() + n * H[k] * W[k] * C[k]; };
+    auto upsampled = [&](float* y, int64_t i, int64_t j) {
+      const int64_t q = first[i][j];
+      low.resize(H[j] * W[j] * C[i]);
+      pointwise(input(j), H[j] * W[j], C[j], param(q), param(q + 1), C[i], low.data(), false, false);
+      add_upsampled(y, H[i], W[i], C[i], low.data(), j - i);
+    };
+    auto downsampled = [&](float* y, const float* src, int64_t i, int64_t j, bool accumulate) {
+      int64_t q = first[i][j], h = H[j], w = W[j];
+      const int64_t c = C[j];
+      for (int64_t s = 0; s < i - j; ++s, q += 4) {
+        const int64_t oh = (h - 1) / 2 + 1, ow = (w - 1) / 2 + 1;
+        step_out.resize(oh * ow * c);
+        depthwise_stride2(src, h, w, c, param(q), param(q + 1), step_out.data());
+        if (s == i - j - 1) {
+          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), C[i], y, false, accumulate);
+        } else {
+          step_in.resize(oh * ow * c);
+          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), c, step_in.data(), true, false);
+          src = step_in.data();
+        }
+        h = oh;
+        w = ow;
+      }
+    };
+    float* z0 = output(0);
+    const float* x0 = input(0);
+    const int64_t len0 = H[0] * W[0] * C[0];
+#pragma omp simd
+    for (int64_t e = 0; e < len0; ++e) z0[e] = x0[e] + x0[e];
+    for (int64_t j = 1; j < B; ++j) upsampled(z0, 0, j);
+    for (int64_t i = 1; i < B; ++i) {
+      float* y = output(i);
+      const int64_t len = H[i] * W[i] * C[i];
+      downsampled(y, z0, i, 0, false);
+#pragma omp simd
+      for (int64_t e = 0; e < len; ++e) y[e] += y[e];
+      for (int64_t j = 1; j < B; ++j) {
+        if (j == i) {
+          const float* x = input(i);
+#pragma omp simd
+          for (int64_t e = 0; e < len; ++e) y[e] += x[e];
+        } else if (j > i) {
+          upsampled(y, i, j);
+        } else {
+          downsampled(y, input(j), i, j, true);
+        }
+      }
+    }
+    for (int64_t k = 0; k < B; ++k) {
+      float* y = output(k);
+      const int64_t len = H[k] * W[k] * C[k];
+#pragma omp simd
+      for (int64_t e = 0; e < len; ++e) y[e] = std::max(y[e], 0.f);
+    }
+  }
+  return outs;
+}
+
+TORCH_LIBRARY(mmpose_litehrnet, m) {
+  m.def("conditional_channel_weighting(Tensor[] xs, Tensor cw1t, Tensor cb1, Tensor cw2t, "
+        "Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, Tensor[] sb1, "
+        "Tensor[] sw2t, Tensor[] sb2) -> Tensor[]");
+  m.def("multi_resolution_fusion(Tensor[] xs, Tensor[] params) -> Tensor[]");
+}
+
+TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
+  m.impl("conditional_channel_weighting", &conditional_channel_weighting);
+  m.impl("multi_resolution_fusion", &multi_resolution_fusion);
+}

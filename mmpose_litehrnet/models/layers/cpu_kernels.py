@@ -1,0 +1,137 @@
+"""The deploy form's CPU kernels (``csrc/lite_hrnet_cpu.cpp``): a conditional channel
+weighting block and a multi-resolution fusion (with its ReLU) each as one operator call,
+``torch.ops.mmpose_litehrnet.*``.
+
+At batch 1 on the CPU the eager deploy form's time is mostly a fixed cost per operator
+call (about 2100 calls per Lite-HRNet-18 pass); one call per block and per fusion cuts
+that to about 50. The modules call them (:func:`runs_cpu_kernels`) in no-grad float32
+CPU passes of the deploy form, never while tracing, compiling or exporting.
+
+The source is compiled at first use with the C++ compiler PyTorch uses for extensions
+(``-O3 -march=native``: for the CPU it runs on; about a minute) into
+``$MMPOSE_LITEHRNET_CACHE/kernels`` (else ``~/.cache/mmpose_litehrnet/kernels``), under a
+digest of the source, the flags, the torch version and the CPU, so a later process loads
+it in well under a second. Where it cannot be built (no compiler, another OS) a warning
+says so once and the deploy form runs its PyTorch code. ``MMPOSE_LITEHRNET_CPU_KERNELS=0``
+turns the kernels off.
+"""
+import hashlib
+import os
+import os.path as osp
+import platform
+import warnings
+from typing import Callable, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ['OperandCache', 'cache_root', 'cpu_kernels_available', 'product_operands',
+           'runs_cpu_kernels']
+
+_SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
+_loaded: Optional[bool] = None
+#: For the CPU it runs on, multiply-adds fused (C++17 mode would keep them apart), and
+#: OpenMP on: ATen's parallel_for runs its loops on one thread without it (the library
+#: links to the OpenMP runtime PyTorch has loaded).
+_CFLAGS = ['-O3', '-march=native', '-ffp-contract=fast', '-fopenmp']
+#: The kernels' vector width in floats: their matrix products take weights padded to it.
+LANES = 16
+
+
+def cache_root() -> str:
+    """``$MMPOSE_LITEHRNET_CACHE``, else ``~/.cache/mmpose_litehrnet``."""
+    return os.environ.get('MMPOSE_LITEHRNET_CACHE',
+                          osp.join(osp.expanduser('~'), '.cache', 'mmpose_litehrnet'))
+
+
+def _cpu_identity() -> bytes:
+    """What ``-march=native`` depends on: the machine and its CPU's feature flags."""
+    identity = platform.machine() + platform.processor()
+    try:
+        with open('/proc/cpuinfo') as f:
+            identity += next((line for line in f if line.startswith(('flags', 'Features'))), '')
+    except OSError:
+        pass
+    return identity.encode()
+
+
+def _build() -> bool:
+    from torch.utils.cpp_extension import load
+    with open(_SOURCE, 'rb') as f:
+        digest = hashlib.sha256(f.read() + ' '.join(_CFLAGS).encode()
+                                + torch.__version__.encode() + _cpu_identity())
+    name = f'mmpose_litehrnet_cpu_{digest.hexdigest()[:16]}'
+    build_dir = osp.join(cache_root(), 'kernels', name)
+    os.makedirs(build_dir, exist_ok=True)
+    load(name, [_SOURCE], extra_cflags=_CFLAGS, extra_ldflags=['-fopenmp'],
+         build_directory=build_dir, is_python_module=False, verbose=False)
+    _register_fakes()
+    return True
+
+
+def cpu_kernels_available() -> bool:
+    """Whether the CPU kernels are loaded, building them on the first call (about a
+    minute on 2 cores; cached across processes)."""
+    global _loaded
+    if _loaded is None:
+        if os.environ.get('MMPOSE_LITEHRNET_CPU_KERNELS', '1') == '0':
+            _loaded = False
+        else:
+            try:
+                _loaded = _build()
+            except Exception as error:  # no compiler, an unsupported platform, ...
+                warnings.warn('mmpose_litehrnet: the CPU kernels could not be built, the '
+                              f'deploy form runs its PyTorch code instead ({error})', stacklevel=2)
+                _loaded = False
+    return _loaded
+
+
+def _register_fakes() -> None:
+    """Shapes for ``torch.compile``: every output is shaped like an input."""
+
+    def like_inputs(xs: List[Tensor], *args) -> List[Tensor]:
+        return [torch.empty_like(x, memory_format=torch.channels_last) for x in xs]
+
+    for op in ('conditional_channel_weighting', 'multi_resolution_fusion'):
+        torch.library.register_fake(f'mmpose_litehrnet::{op}')(like_inputs)
+
+
+def product_operands(weight: Tensor, bias: Tensor) -> List[Tensor]:
+    """A 1x1 convolution's (C_out, C_in, 1, 1) weight and bias as a kernel's matrix
+    product takes them: the (C_in, C_out) transposed weight and the bias, zero-padded to
+    whole vectors along C_out."""
+    pad = -weight.shape[0] % LANES
+    return [F.pad(weight.flatten(1).t(), (0, pad)).contiguous(), F.pad(bias, (0, pad))]
+
+
+def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
+    """Whether a deploy-form module should call its kernel on ``xs``: channels-last 4-D
+    float32 CPU tensors (the deploy form's CPU layout; with ``channels_last=False`` it
+    keeps NCHW and its PyTorch operators) in a pass that records no gradient and is not
+    traced, compiled or exported, with the kernels built."""
+    return not torch.is_grad_enabled() and not torch.jit.is_tracing() \
+        and not torch.compiler.is_compiling() \
+        and all(x.dim() == 4 and x.dtype == torch.float32 and x.device.type == 'cpu'
+                and x.is_contiguous(memory_format=torch.channels_last) for x in xs) \
+        and cpu_kernels_available()
+
+
+class OperandCache:
+    """The operands a kernel takes, derived from a module's parameters (transposed,
+    split per branch), rebuilt whenever one of them changes: a loaded state dict, an
+    in-place update, a move to another device, a copy of the module."""
+
+    def __init__(self) -> None:
+        self._key: Optional[tuple] = None
+        self._operands: Optional[list] = None
+
+    def get(self, sources: Sequence[Tensor], build: Callable[[], list]) -> list:
+        """The operands ``build()`` made from ``sources``, made again if any source's
+        storage or version changed since."""
+        key = tuple((t.data_ptr(), t._version) for t in sources)
+        if key != self._key:
+            with torch.no_grad():
+                self._operands = build()
+            self._key = key
+        return self._operands

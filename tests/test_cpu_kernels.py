@@ -1,0 +1,123 @@
+"""The deploy form's CPU kernels (one call per conditional channel weighting block and per
+fusion) against the PyTorch operators of the same deploy form and the training form."""
+import copy
+import shutil
+
+import pytest
+import torch
+from conftest import VARIANT_NAMES, calibrate_, randomize_, relative_error
+from torch.profiler import profile
+
+from mmpose_litehrnet.deploy import switch_to_deploy
+from mmpose_litehrnet.models.backbones import LiteHRNet
+from mmpose_litehrnet.models.layers import cpu_kernels, cpu_kernels_available
+
+BLOCK = 'mmpose_litehrnet::conditional_channel_weighting'
+FUSION = 'mmpose_litehrnet::multi_resolution_fusion'
+
+
+@pytest.fixture(scope='module', autouse=True)
+def _kernels_built():
+    """Where PyTorch can build extensions (a C++ compiler), the kernels must build: a
+    failure is not a skip."""
+    if shutil.which('c++') is None and shutil.which('g++') is None:
+        pytest.skip('no C++ compiler: the deploy form runs its PyTorch operators')
+    assert cpu_kernels_available()
+
+
+def kernel_calls(model, x):
+    """The outputs of ``model(x)`` without gradients and the number of calls of each
+    kernel it made."""
+    with torch.no_grad(), profile() as prof:
+        out = model(x)
+    names = [e.name for e in prof.events()]
+    return out, names.count(BLOCK), names.count(FUSION)
+
+
+def modules_of(variant: str):
+    """(blocks, fusions) of a variant: 2 + 4 + 2 modules (LiteHRNet-30: 3 + 8 + 3)
+    of two blocks each for the LITE variants."""
+    modules = 14 if variant == 'litehrnet_30' else 8
+    return (0 if 'naive' in variant else 2 * modules), modules
+
+
+@pytest.mark.parametrize('variant', VARIANT_NAMES)
+def test_kernels_give_the_operators_outputs(variant):
+    """Every block and fusion runs as one kernel call, at batch 2; the outputs are as
+    close to the training form's as the deploy form's PyTorch operators are (both are
+    float32 and sum in other orders: relative L2 errors of 5e-6 to 5e-5 here)."""
+    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        training = model(x)
+        operators = switch_to_deploy(copy.deepcopy(model), cpu_kernels=False)(x)
+    actual, blocks, fusions = kernel_calls(switch_to_deploy(model), x)
+    assert (blocks, fusions) == modules_of(variant)
+    for a, b, t in zip(actual, operators, training):
+        assert a.is_contiguous(memory_format=torch.channels_last)
+        assert relative_error(a, t) <= 1.5 * relative_error(b, t) + 1e-6
+        torch.testing.assert_close(a, t, rtol=0, atol=1e-4 * t.abs().max().item())
+
+
+def test_operators_run_where_the_kernels_do_not_apply():
+    """Branch sizes that do not halve exactly, gradients, an NCHW deploy form
+    (``channels_last=False``), tracing and ``cpu_kernels=False`` run the operators."""
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
+    x = torch.randn(1, 3, 100, 76, generator=torch.Generator().manual_seed(0))
+    assert kernel_calls(model, x)[1:] == (0, 0)  # 25x19 -> 13x10 -> 7x5 -> 4x3
+    with profile() as prof:
+        model(x[..., :64, :64].contiguous())
+    assert not any(e.name in (BLOCK, FUSION) for e in prof.events())
+    nchw = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
+                            channels_last=False)
+    assert kernel_calls(nchw, x[..., :64, :64])[1:] == (0, 0)
+    off = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
+                           cpu_kernels=False)
+    assert not any(getattr(m, 'cpu_kernel', False) for m in off.modules())
+    assert kernel_calls(off, x[..., :64, :64])[1:] == (0, 0)
+
+
+def test_kernels_follow_the_weights():
+    """A state dict loaded after ``switch_to_deploy``, or a copy whose weights change,
+    gives the new weights' outputs: the kernels' operands are derived again."""
+    def deployed(seed):
+        return switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=seed)))
+
+    first, second = deployed(1), deployed(2)
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    expected = kernel_calls(second, x)[0][0]
+    kernel_calls(first, x)  # operands of the first weights cached
+    first.load_state_dict(second.state_dict())
+    torch.testing.assert_close(kernel_calls(first, x)[0][0], expected, rtol=0, atol=0)
+    copied = copy.deepcopy(first)
+    with torch.no_grad():
+        for p in copied.parameters():
+            p.mul_(0.9)
+    changed = kernel_calls(copied, x)[0][0]
+    reference = switch_to_deploy(copy.deepcopy(copied), cpu_kernels=False)
+    torch.testing.assert_close(changed, reference(x)[0].detach(), rtol=0,
+                               atol=1e-5 * changed.abs().max().item())
+    torch.testing.assert_close(kernel_calls(first, x)[0][0], expected, rtol=0, atol=0)
+
+
+def test_kernels_check_their_operands():
+    """A wrongly shaped operand is an error, not a read past the end of a buffer."""
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
+    fusion = model.stage0[0].fuse_layers
+    xs = [torch.randn(1, c, 32 >> k, 24 >> k).contiguous(memory_format=torch.channels_last)
+          for k, c in enumerate((40, 80))]
+    operands = fusion._kernel_operands()
+    torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands)
+    with pytest.raises(RuntimeError, match='shape'):
+        torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, [operands[1], *operands[1:]])
+    with pytest.raises(RuntimeError, match='parameters'):
+        torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands[:-1])
+
+
+def test_kernels_can_be_turned_off(monkeypatch):
+    """``MMPOSE_LITEHRNET_CPU_KERNELS=0`` turns the kernels off for the process."""
+    monkeypatch.setattr(cpu_kernels, '_loaded', None)
+    monkeypatch.setenv('MMPOSE_LITEHRNET_CPU_KERNELS', '0')
+    assert not cpu_kernels_available()
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
+    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0)
