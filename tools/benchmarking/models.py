@@ -201,7 +201,8 @@ def _litehrnet_peers(variant: str, width: int, builtin: bool, full: bool,
                      published: Optional[Published] = None) -> List[Peer]:
     """Ours (training and deploy form), MMPose's built-in with ours' weights when
     ``builtin``; with ``full`` (Lite-HRNet-18) the deploy form in every runtime, its
-    ``aot=True`` and NCHW forms and the channels-last training form. ``published``
+    ``aot=True``, NCHW and operators-only (no CPU kernels) forms and the channels-last
+    training form. ``published``
     defaults to MMPose's metafile entry."""
     ours = f'ours {variant}'
     published = published or (
@@ -230,6 +231,8 @@ def _litehrnet_peers(variant: str, width: int, builtin: bool, full: bool,
     if full:
         peers += [
             Peer(f'{deploy} (aot=True)', _deploy(ours, aot=True), published=published),
+            Peer(f'{deploy} (operators)', _deploy(ours, cpu_kernels=False),
+                 published=published),
             Peer(f'{deploy} NCHW', _deploy(ours, channels_last=False), published=published),
             Peer(f'{ours} channels-last',
                  lambda built: build_ours(built, channels_last=True), published=published),
