@@ -1,6 +1,7 @@
 """The deploy form's CPU kernels (one call per conditional channel weighting block and per
 fusion) against the PyTorch operators of the same deploy form and the training form."""
 import copy
+import pickle
 import shutil
 
 import pytest
@@ -79,7 +80,8 @@ def test_operators_run_where_the_kernels_do_not_apply():
 
 def test_kernels_follow_the_weights():
     """A state dict loaded after ``switch_to_deploy``, or a copy whose weights change,
-    gives the new weights' outputs: the kernels' operands are derived again."""
+    gives the new weights' outputs: the kernels' operands are derived again; a pickled
+    deployed model runs its kernels too."""
     def deployed(seed):
         return switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=seed)))
 
@@ -98,6 +100,8 @@ def test_kernels_follow_the_weights():
     torch.testing.assert_close(changed, reference(x)[0].detach(), rtol=0,
                                atol=1e-5 * changed.abs().max().item())
     torch.testing.assert_close(kernel_calls(first, x)[0][0], expected, rtol=0, atol=0)
+    torch.testing.assert_close(kernel_calls(pickle.loads(pickle.dumps(first)), x)[0][0],
+                               expected, rtol=0, atol=0)
 
 
 def test_kernels_check_their_operands():

@@ -20,6 +20,7 @@ import os
 import os.path as osp
 import platform
 import warnings
+import weakref
 from typing import Callable, List, Optional, Sequence
 
 import torch
@@ -119,19 +120,25 @@ def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
 
 class OperandCache:
     """The operands a kernel takes, derived from a module's parameters (transposed,
-    split per branch), rebuilt whenever one of them changes: a loaded state dict, an
-    in-place update, a move to another device, a copy of the module."""
+    split per branch), made again whenever one of them changes: a loaded state dict (in
+    place or assigned), an in-place update, a move, a copy of the module. A parameter
+    counts as the same while it is the same tensor (held weakly), with the same storage
+    and version."""
 
     def __init__(self) -> None:
-        self._key: Optional[tuple] = None
+        self._sources: tuple = ()
         self._operands: Optional[list] = None
 
+    def __getstate__(self) -> dict:  # pickled or copied empty: weak references do not pickle
+        return {'_sources': (), '_operands': None}
+
     def get(self, sources: Sequence[Tensor], build: Callable[[], list]) -> list:
-        """The operands ``build()`` made from ``sources``, made again if any source's
-        storage or version changed since."""
-        key = tuple((t.data_ptr(), t._version) for t in sources)
-        if key != self._key:
+        """The operands ``build()`` made from ``sources``, made again if any source
+        changed since."""
+        if len(sources) != len(self._sources) or not all(
+                ref() is t and ptr == t.data_ptr() and version == t._version
+                for t, (ref, ptr, version) in zip(sources, self._sources)):
             with torch.no_grad():
                 self._operands = build()
-            self._key = key
+            self._sources = tuple((weakref.ref(t), t.data_ptr(), t._version) for t in sources)
         return self._operands
