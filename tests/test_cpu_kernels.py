@@ -125,3 +125,15 @@ def test_kernels_can_be_turned_off(monkeypatch):
     assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0)
+
+
+def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
+    """Where no flag set compiles, a warning names the errors and the deploy form runs
+    its operators."""
+    monkeypatch.setattr(cpu_kernels, '_loaded', None)
+    monkeypatch.setattr(cpu_kernels, '_FLAG_SETS', (['-fno-such-option-for-the-test'], ))
+    monkeypatch.setenv('MMPOSE_LITEHRNET_CACHE', str(tmp_path))
+    with pytest.warns(UserWarning, match='could not be built.*-fno-such-option-for-the-test'):
+        assert not cpu_kernels_available()
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
+    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0)

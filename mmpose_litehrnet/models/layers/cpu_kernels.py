@@ -34,8 +34,10 @@ _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cp
 _loaded: Optional[bool] = None
 #: For the CPU it runs on, multiply-adds fused (C++17 mode would keep them apart), and
 #: OpenMP on: ATen's parallel_for runs its loops on one thread without it (the library
-#: links to the OpenMP runtime PyTorch has loaded).
-_CFLAGS = ['-O3', '-march=native', '-ffp-contract=fast', '-fopenmp']
+#: links to the OpenMP runtime PyTorch has loaded). A compiler without OpenMP (Apple's
+#: clang) gets the second set: the same kernels on one thread.
+_FLAG_SETS = (['-O3', '-march=native', '-ffp-contract=fast', '-fopenmp'],
+              ['-O3', '-march=native', '-ffp-contract=fast'])
 #: The kernels' vector width in floats: their matrix products take weights padded to it.
 LANES = 16
 
@@ -57,18 +59,17 @@ def _cpu_identity() -> bytes:
     return identity.encode()
 
 
-def _build() -> bool:
+def _build(flags: List[str]) -> None:
     from torch.utils.cpp_extension import load
     with open(_SOURCE, 'rb') as f:
-        digest = hashlib.sha256(f.read() + ' '.join(_CFLAGS).encode()
+        digest = hashlib.sha256(f.read() + ' '.join(flags).encode()
                                 + torch.__version__.encode() + _cpu_identity())
     name = f'mmpose_litehrnet_cpu_{digest.hexdigest()[:16]}'
     build_dir = osp.join(cache_root(), 'kernels', name)
     os.makedirs(build_dir, exist_ok=True)
-    load(name, [_SOURCE], extra_cflags=_CFLAGS, extra_ldflags=['-fopenmp'],
-         build_directory=build_dir, is_python_module=False, verbose=False)
-    _register_fakes()
-    return True
+    load(name, [_SOURCE], extra_cflags=flags,
+         extra_ldflags=[f for f in flags if f == '-fopenmp'], build_directory=build_dir,
+         is_python_module=False, verbose=False)
 
 
 def cpu_kernels_available() -> bool:
@@ -79,12 +80,20 @@ def cpu_kernels_available() -> bool:
         if os.environ.get('MMPOSE_LITEHRNET_CPU_KERNELS', '1') == '0':
             _loaded = False
         else:
-            try:
-                _loaded = _build()
-            except Exception as error:  # no compiler, an unsupported platform, ...
+            errors = []
+            for flags in _FLAG_SETS:
+                try:
+                    _build(flags)
+                    break
+                except Exception as error:  # no compiler, an unsupported platform, ...
+                    errors.append(f'{" ".join(flags)}: {error}')
+            _loaded = len(errors) < len(_FLAG_SETS)
+            if _loaded:
+                _register_fakes()
+            else:
                 warnings.warn('mmpose_litehrnet: the CPU kernels could not be built, the '
-                              f'deploy form runs its PyTorch code instead ({error})', stacklevel=2)
-                _loaded = False
+                              'deploy form runs its PyTorch operators instead ('
+                              + '; '.join(errors) + ')', stacklevel=2)
     return _loaded
 
 
