@@ -6,7 +6,14 @@ import shutil
 
 import pytest
 import torch
-from conftest import VARIANT_NAMES, calibrate_, randomize_, relative_error
+from conftest import (
+    VARIANT_NAMES,
+    calibrate_,
+    random_image,
+    random_pose_model,
+    randomize_,
+    relative_error,
+)
 from torch.profiler import profile
 
 from mmpose_litehrnet.deploy import switch_to_deploy
@@ -58,6 +65,25 @@ def test_kernels_give_the_operators_outputs(variant):
         assert a.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(a, t) <= 1.5 * relative_error(b, t) + 1e-6
         torch.testing.assert_close(a, t, rtol=0, atol=1e-4 * t.abs().max().item())
+
+
+def test_mmposes_inference_runs_the_kernels():
+    """MMPose's own ``inference_topdown`` on the deployed top-down model calls the kernels
+    (16 blocks and 8 fusions per pass; the config's flip test makes two passes) and gives
+    the training form's heatmaps."""
+    import numpy as np
+    from mmpose.apis import inference_topdown
+    trained = random_pose_model()
+    deployed = switch_to_deploy(copy.deepcopy(trained))
+    image, boxes = random_image(1), np.array([[10, 20, 150, 220], [40, 0, 170, 200]], float)
+    with profile() as prof:
+        actual = [r.pred_fields.heatmaps for r in inference_topdown(deployed, image, boxes)]
+    names = [e.name for e in prof.events()]
+    assert (names.count(BLOCK), names.count(FUSION)) == tuple(
+        2 * n for n in modules_of('litehrnet_18'))
+    for a, r in zip(actual, inference_topdown(trained, image, boxes)):
+        expected = r.pred_fields.heatmaps
+        torch.testing.assert_close(a, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
 
 
 def test_operators_run_where_the_kernels_do_not_apply():
