@@ -105,9 +105,9 @@ def test_operators_run_where_the_kernels_do_not_apply():
 
 
 def test_kernels_follow_the_weights():
-    """A state dict loaded after ``switch_to_deploy``, or a copy whose weights change,
-    gives the new weights' outputs: the kernels' operands are derived again; a pickled
-    deployed model runs its kernels too."""
+    """A state dict loaded after ``switch_to_deploy`` (copied in, or assigned), or a copy
+    whose weights change, gives the new weights' outputs: the kernels' operands are
+    derived again; a pickled deployed model runs its kernels too."""
     def deployed(seed):
         return switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=seed)))
 
@@ -128,6 +128,10 @@ def test_kernels_follow_the_weights():
     torch.testing.assert_close(kernel_calls(first, x)[0][0], expected, rtol=0, atol=0)
     torch.testing.assert_close(kernel_calls(pickle.loads(pickle.dumps(first)), x)[0][0],
                                expected, rtol=0, atol=0)
+    third = deployed(3)
+    kernel_calls(third, x)
+    third.load_state_dict(copy.deepcopy(second.state_dict()), assign=True)  # new tensors
+    torch.testing.assert_close(kernel_calls(third, x)[0][0], expected, rtol=0, atol=0)
 
 
 def test_kernels_check_their_operands():

@@ -1,5 +1,5 @@
 """Conditional channel weighting (CCW), the block of Lite-HRNet."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -92,11 +92,12 @@ class ConditionalChannelWeighting(nn.Module):
                     and dw.conv.padding == (1, 1) and dw.conv.dilation == (1, 1)
                     and dw.conv.padding_mode == 'zeros' for dw in self.depthwise_convs)
 
-    def _kernel_sources(self) -> List[Tensor]:
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        """The parameters the kernel's operands are made from, as (module, name)."""
         crw, sw = self.cross_resolution_weighting, self.spatial_weighting
-        return [crw.conv1.conv.weight, crw.conv1.conv.bias, crw.conv2.conv.weight,
-                crw.conv2.conv.bias, sw.weight1, sw.bias1, sw.weight2, sw.bias2,
-                *(t for dw in self.depthwise_convs for t in (dw.conv.weight, dw.conv.bias))]
+        convs = [crw.conv1.conv, crw.conv2.conv, *(dw.conv for dw in self.depthwise_convs)]
+        return [(sw, name) for name in ('weight1', 'bias1', 'weight2', 'bias2')] + \
+            [(conv, name) for conv in convs for name in ('weight', 'bias')]
 
     def _kernel_operands(self) -> list:
         """The kernel's operands: transposed FC weights, tap-major depthwise weights,
@@ -147,6 +148,6 @@ class ConditionalChannelWeighting(nn.Module):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if self._runs_kernel(xs):
-            operands = self._cpu_operands.get(self._kernel_sources(), self._kernel_operands)
+            operands = self._cpu_operands.get(self._kernel_slots, self._kernel_operands)
             return torch.ops.mmpose_litehrnet.conditional_channel_weighting(list(xs), *operands)
         return checkpoint_if(self.with_cp, self._forward, *xs)

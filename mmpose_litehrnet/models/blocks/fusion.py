@@ -170,9 +170,9 @@ class MultiResolutionFusion(nn.ModuleList):
         h, w = xs[0].shape[-2:]
         if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
             return None
-        convs = self._kernel_convs()
         operands = self._cpu_operands.get(
-            [t for conv in convs for t in (conv.weight, conv.bias)], self._kernel_operands)
+            lambda: [(conv, name) for conv in self._kernel_convs() for name in ('weight', 'bias')],
+            self._kernel_operands)
         return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs), operands)
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
