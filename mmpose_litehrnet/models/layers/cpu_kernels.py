@@ -8,7 +8,7 @@ that to about 50. The modules call them (:func:`runs_cpu_kernels`) in no-grad fl
 CPU passes of the deploy form, never while tracing, compiling or exporting.
 
 The source is compiled at first use with the C++ compiler PyTorch uses for extensions
-(``-O3 -march=native``: for the CPU it runs on; about a minute) into
+(``-O3 -march=native``: for the CPU it runs on; 12 s on 2 cores here) into
 ``$MMPOSE_LITEHRNET_CACHE/kernels`` (else ``~/.cache/mmpose_litehrnet/kernels``), under a
 digest of the source, the flags, the torch version and the CPU, so a later process loads
 it in well under a second. Where it cannot be built (no compiler, another OS) a warning
@@ -73,8 +73,8 @@ def _build(flags: List[str]) -> None:
 
 
 def cpu_kernels_available() -> bool:
-    """Whether the CPU kernels are loaded, building them on the first call (about a
-    minute on 2 cores; cached across processes)."""
+    """Whether the CPU kernels are loaded, building them on the first call (12 s on 2
+    cores here; cached across processes)."""
     global _loaded
     if _loaded is None:
         if os.environ.get('MMPOSE_LITEHRNET_CPU_KERNELS', '1') == '0':
