@@ -159,6 +159,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         CrossResolutionWeighting,
         MergedBranchStem,
         MultiResolutionFusion,
+        ShuffleUnit,
         Stem,
     )
     model.eval()
@@ -189,7 +190,8 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
     for module in model.modules():  # once the blocks' weightings are in their deploy form
-        if isinstance(module, (ConditionalChannelWeighting, MultiResolutionFusion)):
+        if isinstance(module, (ConditionalChannelWeighting, MultiResolutionFusion,
+                               ShuffleUnit)):
             module.cpu_kernel = cpu_kernels and module.supports_cpu_kernel()
     from .aot_backbone import aot_cache_dir, attach_aot_backbones
     cache_dir = aot_cache_dir(aot)

@@ -18,10 +18,16 @@ from torch.profiler import profile
 
 from mmpose_litehrnet.deploy import switch_to_deploy
 from mmpose_litehrnet.models.backbones import LiteHRNet
+from mmpose_litehrnet.models.blocks import (
+    ConditionalChannelWeighting,
+    MultiResolutionFusion,
+    ShuffleUnit,
+)
 from mmpose_litehrnet.models.layers import cpu_kernels, cpu_kernels_available
 
 BLOCK = 'mmpose_litehrnet::conditional_channel_weighting'
 FUSION = 'mmpose_litehrnet::multi_resolution_fusion'
+UNIT = 'mmpose_litehrnet::shuffle_unit'
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -34,33 +40,36 @@ def _kernels_built():
 
 
 def kernel_calls(model, x):
-    """The outputs of ``model(x)`` without gradients and the number of calls of each
-    kernel it made."""
+    """The outputs of ``model(x)`` without gradients and the number of calls of the block,
+    fusion and shuffle-unit kernels it made."""
     with torch.no_grad(), profile() as prof:
         out = model(x)
     names = [e.name for e in prof.events()]
-    return out, names.count(BLOCK), names.count(FUSION)
+    return out, names.count(BLOCK), names.count(FUSION), names.count(UNIT)
 
 
-def modules_of(variant: str):
-    """(blocks, fusions) of a variant: 2 + 4 + 2 modules (LiteHRNet-30: 3 + 8 + 3)
-    of two blocks each for the LITE variants."""
-    modules = 14 if variant == 'litehrnet_30' else 8
-    return (0 if 'naive' in variant else 2 * modules), modules
+def modules_of(model):
+    """(blocks, fusions, shuffle units) of a model: each runs once per pass."""
+    return tuple(sum(isinstance(m, kind) for m in model.modules())
+                 for kind in (ConditionalChannelWeighting, MultiResolutionFusion, ShuffleUnit))
 
 
 @pytest.mark.parametrize('variant', VARIANT_NAMES)
 def test_kernels_give_the_operators_outputs(variant):
-    """Every block and fusion runs as one kernel call, at batch 2; the outputs are as
-    close to the training form's as the deploy form's PyTorch operators are (both are
-    float32 and sum in other orders: relative L2 errors of 5e-6 to 5e-5 here)."""
+    """Every block (shuffle unit for the Naive variants) and fusion runs as one kernel
+    call, at batch 2; the outputs are as close to the training form's as the deploy
+    form's PyTorch operators are (both are float32 and sum in other orders: relative L2
+    errors of 5e-6 to 5e-5 here)."""
     model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
     x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         training = model(x)
         operators = switch_to_deploy(copy.deepcopy(model), cpu_kernels=False)(x)
-    actual, blocks, fusions = kernel_calls(switch_to_deploy(model), x)
-    assert (blocks, fusions) == modules_of(variant)
+    deployed = switch_to_deploy(model)
+    actual, *calls = kernel_calls(deployed, x)
+    expected_calls = modules_of(deployed)
+    assert tuple(calls) == expected_calls and expected_calls[1] in (8, 14)
+    assert expected_calls[0 if 'naive' not in variant else 2] > 0
     for a, b, t in zip(actual, operators, training):
         assert a.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(a, t) <= 1.5 * relative_error(b, t) + 1e-6
@@ -79,8 +88,8 @@ def test_mmposes_inference_runs_the_kernels():
     with profile() as prof:
         actual = [r.pred_fields.heatmaps for r in inference_topdown(deployed, image, boxes)]
     names = [e.name for e in prof.events()]
-    assert (names.count(BLOCK), names.count(FUSION)) == tuple(
-        2 * n for n in modules_of('litehrnet_18'))
+    assert (names.count(BLOCK), names.count(FUSION), names.count(UNIT)) == tuple(
+        2 * n for n in modules_of(deployed))
     for a, r in zip(actual, inference_topdown(trained, image, boxes)):
         expected = r.pred_fields.heatmaps
         torch.testing.assert_close(a, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
@@ -91,17 +100,17 @@ def test_operators_run_where_the_kernels_do_not_apply():
     (``channels_last=False``), tracing and ``cpu_kernels=False`` run the operators."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     x = torch.randn(1, 3, 100, 76, generator=torch.Generator().manual_seed(0))
-    assert kernel_calls(model, x)[1:] == (0, 0)  # 25x19 -> 13x10 -> 7x5 -> 4x3
+    assert kernel_calls(model, x)[1:] == (0, 0, 0)  # 25x19 -> 13x10 -> 7x5 -> 4x3
     with profile() as prof:
         model(x[..., :64, :64].contiguous())
     assert not any(e.name in (BLOCK, FUSION) for e in prof.events())
     nchw = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
                             channels_last=False)
-    assert kernel_calls(nchw, x[..., :64, :64])[1:] == (0, 0)
+    assert kernel_calls(nchw, x[..., :64, :64])[1:] == (0, 0, 0)
     off = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
                            cpu_kernels=False)
     assert not any(getattr(m, 'cpu_kernel', False) for m in off.modules())
-    assert kernel_calls(off, x[..., :64, :64])[1:] == (0, 0)
+    assert kernel_calls(off, x[..., :64, :64])[1:] == (0, 0, 0)
 
 
 def test_kernels_follow_the_weights():
@@ -154,7 +163,7 @@ def test_kernels_can_be_turned_off(monkeypatch):
     monkeypatch.setenv('MMPOSE_LITEHRNET_CPU_KERNELS', '0')
     assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
-    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0)
+    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0, 0)
 
 
 def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
@@ -166,4 +175,4 @@ def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match='could not be built.*-fno-such-option-for-the-test'):
         assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
-    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0)
+    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0, 0)

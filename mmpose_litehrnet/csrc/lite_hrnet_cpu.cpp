@@ -183,6 +183,57 @@ void add_upsampled(float* y, int64_t H, int64_t W, int64_t C, const float* s, in
   });
 }
 
+// Depthwise 3x3 convolution, stride 1, padding 1, with bias, of t, the (H + 2, W + 2,
+// C) input zero-padded by one pixel: the weights tiled along a row, so that each output
+// row is nine multiply-adds over whole rows of pixels x channels. out is (H, W, C); sums,
+// if given, accumulates the sum of every output row (W * C).
+void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const float* w9,
+                       const float* bias, float* out, float* sums) {
+  const int64_t L = W * C, PL = (W + 2) * C;
+  std::vector<float> taps(9 * L), row_bias(L);
+  for (int64_t tap = 0; tap < 9; ++tap)
+    for (int64_t ox = 0; ox < W; ++ox)
+      std::copy(w9 + tap * C, w9 + (tap + 1) * C, taps.data() + tap * L + ox * C);
+  for (int64_t ox = 0; ox < W; ++ox) std::copy(bias, bias + C, row_bias.data() + ox * C);
+  const float* tp[9];
+  for (int64_t tap = 0; tap < 9; ++tap) tp[tap] = taps.data() + tap * L;
+  const float* b = row_bias.data();
+  for (int64_t oy = 0; oy < H; ++oy) {
+    float* o = out + oy * L;
+    const float* r0 = t + oy * PL;
+    const float* r1 = r0 + PL;
+    const float* r2 = r1 + PL;
+#pragma omp simd
+    for (int64_t i = 0; i < L; ++i)
+      o[i] = b[i] + tp[0][i] * r0[i] + tp[1][i] * r0[i + C] + tp[2][i] * r0[i + 2 * C] +
+             tp[3][i] * r1[i] + tp[4][i] * r1[i + C] + tp[5][i] * r1[i + 2 * C] +
+             tp[6][i] * r2[i] + tp[7][i] * r2[i + C] + tp[8][i] * r2[i + 2 * C];
+    if (sums != nullptr) {
+#pragma omp simd
+      for (int64_t i = 0; i < L; ++i) sums[i] += o[i];
+    }
+  }
+}
+
+// Concatenation + channel shuffle of one pixel: out[2c] = a[c], out[2c + 1] = b[c] *
+// scale[c] (scale may be null: 1).
+inline void interleave(float* out, const float* a, const float* b, const float* scale,
+                       int64_t C) {
+  if (scale == nullptr) {
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) {
+      out[2 * c] = a[c];
+      out[2 * c + 1] = b[c];
+    }
+  } else {
+#pragma omp simd
+    for (int64_t c = 0; c < C; ++c) {
+      out[2 * c] = a[c];
+      out[2 * c + 1] = b[c] * scale[c];
+    }
+  }
+}
+
 std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const char* op) {
   std::vector<Tensor> out;
   for (const auto& x : xs) {
@@ -295,7 +346,7 @@ std::vector<Tensor> conditional_channel_weighting(
       const float* x = xs[k].data_ptr<float>() + n * Hk * Wk * c2;
       float* out = outs[k].data_ptr<float>() + n * Hk * Wk * c2;
       // The weighted second half, zero-padded by one pixel on every side.
-      std::vector<float> t((Hk + 2) * PL, 0.f), d(Hk * L), sums(L, 0.f), taps(9 * L), row_bias(L);
+      std::vector<float> t((Hk + 2) * PL, 0.f), d(Hk * L), sums(L, 0.f);
       for (int64_t iy = 0; iy < Hk; ++iy) {
         float* trow = t.data() + (iy + 1) * PL + Ck;
         const float* arow = A + (iy / fy) * w * S + off[k];
@@ -307,34 +358,9 @@ std::vector<Tensor> conditional_channel_weighting(
           for (int64_t c = 0; c < Ck; ++c) dst[c] = src[c] * a[c];
         }
       }
-      // Depthwise 3x3 (stride 1, padding 1): the weights tiled along a row, so that each
-      // output row is nine multiply-adds over whole rows; the sums feed the spatial
-      // weighting's average.
-      const float* wt = dw_weights[k].data_ptr<float>();
-      const float* bs = dw_biases[k].data_ptr<float>();
-      for (int64_t tap = 0; tap < 9; ++tap)
-        for (int64_t ox = 0; ox < Wk; ++ox)
-          std::copy(wt + tap * Ck, wt + (tap + 1) * Ck, taps.data() + tap * L + ox * Ck);
-      for (int64_t ox = 0; ox < Wk; ++ox) std::copy(bs, bs + Ck, row_bias.data() + ox * Ck);
-      const float* tp[9];
-      for (int64_t tap = 0; tap < 9; ++tap) tp[tap] = taps.data() + tap * L;
-      for (int64_t oy = 0; oy < Hk; ++oy) {
-        float* o = d.data() + oy * L;
-        const float* r0 = t.data() + oy * PL;
-        const float* r1 = r0 + PL;
-        const float* r2 = r1 + PL;
-        const float* b = row_bias.data();
-        float* s = sums.data();
-#pragma omp simd
-        for (int64_t i = 0; i < L; ++i) {
-          const float v = b[i] + tp[0][i] * r0[i] + tp[1][i] * r0[i + Ck] +
-                          tp[2][i] * r0[i + 2 * Ck] + tp[3][i] * r1[i] +
-                          tp[4][i] * r1[i + Ck] + tp[5][i] * r1[i + 2 * Ck] +
-                          tp[6][i] * r2[i] + tp[7][i] * r2[i + Ck] + tp[8][i] * r2[i + 2 * Ck];
-          o[i] = v;
-          s[i] += v;
-        }
-      }
+      // Depthwise 3x3; its row sums feed the spatial weighting's average.
+      depthwise_stride1(t.data(), Hk, Wk, Ck, dw_weights[k].data_ptr<float>(),
+                        dw_biases[k].data_ptr<float>(), d.data(), sums.data());
       // Spatial weighting: global average, FC-ReLU, FC-sigmoid.
       const int64_t hk = sw1t[k].size(1);
       std::vector<float> mean(Ck, 0.f), hid(hk), scale(Ck);
@@ -356,16 +382,8 @@ std::vector<Tensor> conditional_channel_weighting(
       for (int64_t c = 0; c < Ck; ++c) scale[c] = sigmoid(scale[c]);
       // Concatenation + channel shuffle: channel 2c is the first half's c, 2c + 1 the
       // weighted branch's c.
-      for (int64_t p = 0; p < Hk * Wk; ++p) {
-        const float* a = x + p * c2;
-        const float* b = d.data() + p * Ck;
-        float* o = out + p * c2;
-#pragma omp simd
-        for (int64_t c = 0; c < Ck; ++c) {
-          o[2 * c] = a[c];
-          o[2 * c + 1] = b[c] * scale[c];
-        }
-      }
+      for (int64_t p = 0; p < Hk * Wk; ++p)
+        interleave(out + p * c2, x + p * c2, d.data() + p * Ck, scale.data(), Ck);
     });
   }
   return outs;
@@ -479,14 +497,55 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
   return outs;
 }
 
+// A ShuffleNet V2 unit with stride 1 in the deploy form (Naive Lite-HRNet's block): the
+// second half of x through 1x1-ReLU, 3x3 depthwise, 1x1-ReLU (folded norms), then
+// concatenated with the first half and shuffled. x: (N, 2C, H, W); w1t, w2t (C,
+// padded(C)) transposed weights with padded biases; dw (9, C) tap-major, dw_bias (C).
+Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
+                    const Tensor& dw, const Tensor& dw_bias, const Tensor& w2t,
+                    const Tensor& b2) {
+  const char* op = "shuffle_unit";
+  const Tensor x = channels_last_inputs({input}, op)[0];
+  const int64_t N = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3), P = H * W;
+  check_operand(w1t, {C, padded(C)}, op);
+  check_operand(b1, {padded(C)}, op);
+  check_operand(dw, {9, C}, op);
+  check_operand(dw_bias, {C}, op);
+  check_operand(w2t, {C, padded(C)}, op);
+  check_operand(b2, {padded(C)}, op);
+  TORCH_CHECK(x.size(1) == 2 * C, op, ": expected an even number of channels");
+  Tensor out = empty_channels_last(N, 2 * C, H, W, x);
+  const int64_t PL = (W + 2) * C;
+  std::vector<float> second(P * C), padded_in((H + 2) * PL, 0.f), mid(P * C), last(P * C);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xn = x.data_ptr<float>() + n * P * 2 * C;
+    float* on = out.data_ptr<float>() + n * P * 2 * C;
+    for (int64_t p = 0; p < P; ++p) std::copy(xn + p * 2 * C + C, xn + (p + 1) * 2 * C, &second[p * C]);
+    pointwise(second.data(), P, C, w1t.data_ptr<float>(), b1.data_ptr<float>(), C, mid.data(),
+              true, false);
+    for (int64_t y = 0; y < H; ++y)
+      std::copy(&mid[y * W * C], &mid[(y + 1) * W * C], &padded_in[(y + 1) * PL + C]);
+    depthwise_stride1(padded_in.data(), H, W, C, dw.data_ptr<float>(), dw_bias.data_ptr<float>(),
+                      second.data(), nullptr);
+    pointwise(second.data(), P, C, w2t.data_ptr<float>(), b2.data_ptr<float>(), C, last.data(),
+              true, false);
+    for (int64_t p = 0; p < P; ++p)
+      interleave(on + p * 2 * C, xn + p * 2 * C, &last[p * C], nullptr, C);
+  }
+  return out;
+}
+
 TORCH_LIBRARY(mmpose_litehrnet, m) {
   m.def("conditional_channel_weighting(Tensor[] xs, Tensor cw1t, Tensor cb1, Tensor cw2t, "
         "Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, Tensor[] sb1, "
         "Tensor[] sw2t, Tensor[] sb2) -> Tensor[]");
   m.def("multi_resolution_fusion(Tensor[] xs, Tensor[] params) -> Tensor[]");
+  m.def("shuffle_unit(Tensor x, Tensor w1t, Tensor b1, Tensor dw, Tensor dw_bias, Tensor w2t, "
+        "Tensor b2) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
   m.impl("conditional_channel_weighting", &conditional_channel_weighting);
   m.impl("multi_resolution_fusion", &multi_resolution_fusion);
+  m.impl("shuffle_unit", &shuffle_unit);
 }

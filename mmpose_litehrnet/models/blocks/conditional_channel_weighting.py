@@ -11,6 +11,7 @@ from ..layers import (
     checkpoint_if,
     concat_shuffle,
     default_norm_cfg,
+    is_kernel_conv,
     product_operands,
     runs_cpu_kernels,
 )
@@ -87,10 +88,7 @@ class ConditionalChannelWeighting(nn.Module):
         crw = self.cross_resolution_weighting
         return crw is not None and crw.direct \
             and isinstance(self.spatial_weighting, BlockDiagonalSpatialWeighting) \
-            and all(len(dw) == 1 and type(dw.conv) is nn.Conv2d and dw.conv.bias is not None
-                    and dw.conv.kernel_size == (3, 3) and dw.conv.stride == (1, 1)
-                    and dw.conv.padding == (1, 1) and dw.conv.dilation == (1, 1)
-                    and dw.conv.padding_mode == 'zeros' for dw in self.depthwise_convs)
+            and all(len(dw) == 1 and is_kernel_conv(dw.conv, 3) for dw in self.depthwise_convs)
 
     def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
         """The parameters the kernel's operands are made from, as (module, name)."""

@@ -11,6 +11,7 @@ from ..layers import (
     OperandCache,
     default_norm_cfg,
     is_exporting_onnx,
+    is_kernel_conv,
     product_operands,
     runs_cpu_kernels,
 )
@@ -62,16 +63,6 @@ class _DownsamplePath(nn.Sequential):
 
 def _add(x: Tensor, y: Tensor, in_place: bool) -> Tensor:
     return x.add_(y) if in_place else x + y
-
-
-def _biased(conv: nn.Module, kernel_size: int, stride: int) -> bool:
-    """Whether ``conv`` is a plain biased convolution (a folded one) of that kernel
-    size and stride, padded to keep ``ceil(H / stride)``."""
-    return isinstance(conv, nn.Conv2d) and conv.bias is not None \
-        and conv.kernel_size == (kernel_size, kernel_size) and conv.stride == (stride, stride) \
-        and conv.padding == (kernel_size // 2, ) * 2 and conv.dilation == (1, 1) \
-        and conv.padding_mode == 'zeros' \
-        and conv.groups == (conv.in_channels if kernel_size == 3 else 1)
 
 
 class MultiResolutionFusion(nn.ModuleList):
@@ -142,11 +133,11 @@ class MultiResolutionFusion(nn.ModuleList):
             return False
         for i, row in enumerate(self):
             for j, path in enumerate(row):
-                if j > i and not (len(path) == 2 and _biased(path[0], 1, 1)):
+                if j > i and not (len(path) == 2 and is_kernel_conv(path[0], 1)):
                     return False
                 if j < i and not all(
-                        len(step) == (2 if k == i - j - 1 else 3) and _biased(step[0], 3, 2)
-                        and _biased(step[1], 1, 1) for k, step in enumerate(path)):
+                        len(step) == (2 if k == i - j - 1 else 3) and is_kernel_conv(step[0], 3, 2)
+                        and is_kernel_conv(step[1], 1) for k, step in enumerate(path)):
                     return False
         return True
 

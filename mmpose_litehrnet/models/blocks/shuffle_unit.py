@@ -1,10 +1,20 @@
 """ShuffleNet V2 unit, the block of Naive Lite-HRNet."""
-from typing import Optional
+from typing import List, Optional, Tuple
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
+from ..layers import (
+    ConvNormAct,
+    OperandCache,
+    checkpoint_if,
+    concat_shuffle,
+    default_norm_cfg,
+    is_kernel_conv,
+    product_operands,
+    runs_cpu_kernels,
+)
 
 __all__ = ['ShuffleUnit']
 
@@ -61,6 +71,30 @@ class ShuffleUnit(nn.Module):
                         **common),
             ConvNormAct(half, half, 3, stride, groups=half, **common),
             ConvNormAct(half, half, 1, act_cfg=relu, **common))
+        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the unit is in
+        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
+        self.cpu_kernel = False
+        self._cpu_operands = OperandCache()
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether this unit is in the deploy form that
+        ``torch.ops.mmpose_litehrnet.shuffle_unit`` computes: stride 1, equal halves, its
+        norms folded into biased convolutions, ReLU after both 1x1 convolutions."""
+        if self.stride != 1 or self.split_sizes[0] != self.split_sizes[1]:
+            return False
+        first, depthwise, last = self.branch2
+        return len(first) == 2 and type(first[1]) is nn.ReLU and is_kernel_conv(first[0], 1) \
+            and len(depthwise) == 1 and is_kernel_conv(depthwise[0], 3) \
+            and len(last) == 2 and type(last[1]) is nn.ReLU and is_kernel_conv(last[0], 1)
+
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        return [(block.conv, name) for block in self.branch2 for name in ('weight', 'bias')]
+
+    def _kernel_operands(self) -> List[Tensor]:
+        first, depthwise, last = (block.conv for block in self.branch2)
+        return [*product_operands(first.weight, first.bias),
+                depthwise.weight.flatten(1).t().contiguous(), depthwise.bias.contiguous(),
+                *product_operands(last.weight, last.bias)]
 
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
@@ -69,4 +103,7 @@ class ShuffleUnit(nn.Module):
         return concat_shuffle(first, self.branch2(second))
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.cpu_kernel and runs_cpu_kernels([x]):
+            operands = self._cpu_operands.get(self._kernel_slots, self._kernel_operands)
+            return torch.ops.mmpose_litehrnet.shuffle_unit(x, *operands)
         return checkpoint_if(self.with_cp, self._forward, x)

@@ -11,6 +11,7 @@ from .cpu_kernels import (
     OperandCache,
     cache_root,
     cpu_kernels_available,
+    is_kernel_conv,
     product_operands,
     runs_cpu_kernels,
 )
@@ -25,6 +26,6 @@ __all__ = [
     'OperandCache', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
     'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
     'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d', 'folded_weighting_mlp',
-    'global_average', 'is_channels_last', 'is_exporting_onnx', 'mul_nearest',
+    'global_average', 'is_channels_last', 'is_exporting_onnx', 'is_kernel_conv', 'mul_nearest',
     'product_operands', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]

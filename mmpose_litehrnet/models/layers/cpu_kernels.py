@@ -1,6 +1,6 @@
 """The deploy form's CPU kernels (``csrc/lite_hrnet_cpu.cpp``): a conditional channel
-weighting block and a multi-resolution fusion (with its ReLU) each as one operator call,
-``torch.ops.mmpose_litehrnet.*``.
+weighting block, a multi-resolution fusion (with its ReLU) and a stride-1 shuffle unit
+(Naive Lite-HRNet's block) each as one operator call, ``torch.ops.mmpose_litehrnet.*``.
 
 At batch 1 on the CPU the eager deploy form's time is mostly a fixed cost per operator
 call (about 2100 calls per Lite-HRNet-18 pass); one call per block and per fusion cuts
@@ -27,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['OperandCache', 'cache_root', 'cpu_kernels_available', 'product_operands',
-           'runs_cpu_kernels']
+__all__ = ['OperandCache', 'cache_root', 'cpu_kernels_available', 'is_kernel_conv',
+           'product_operands', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
@@ -105,6 +105,20 @@ def _register_fakes() -> None:
 
     for op in ('conditional_channel_weighting', 'multi_resolution_fusion'):
         torch.library.register_fake(f'mmpose_litehrnet::{op}')(like_inputs)
+    torch.library.register_fake('mmpose_litehrnet::shuffle_unit')(
+        lambda x, *args: torch.empty_like(x, memory_format=torch.channels_last))
+
+
+def is_kernel_conv(conv: nn.Module, kernel_size: int, stride: int = 1) -> bool:
+    """Whether ``conv`` is a convolution the kernels compute: a plain biased one (its
+    norm folded) with that square kernel and stride, padded to keep
+    ``ceil(H / stride)``, depthwise when 3x3 and dense when 1x1."""
+    return isinstance(conv, nn.Conv2d) and conv.bias is not None \
+        and conv.kernel_size == (kernel_size, kernel_size) and conv.stride == (stride, stride) \
+        and conv.padding == (kernel_size // 2, ) * 2 and conv.dilation == (1, 1) \
+        and conv.padding_mode == 'zeros' \
+        and conv.groups == (conv.in_channels if kernel_size == 3 else 1) \
+        and (kernel_size == 1 or conv.out_channels == conv.in_channels)
 
 
 def product_operands(weight: Tensor, bias: Tensor) -> List[Tensor]:
