@@ -145,9 +145,9 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     (:class:`~mmpose_litehrnet.aot_backbone.AOTBackbone`): MMPose's own test and
     inference path then runs the compiled graph.
 
-    ``cpu_kernels`` (the default) makes every conditional channel weighting block and
-    every multi-resolution fusion (with its ReLU) one operator call in no-grad float32
-    CPU passes that are not traced, compiled or exported
+    ``cpu_kernels`` (the default) makes every conditional channel weighting block, every
+    multi-resolution fusion (with its ReLU) and every stride-1 shuffle unit one operator
+    call in no-grad float32 CPU passes that are not traced, compiled or exported
     (:mod:`~mmpose_litehrnet.models.layers.cpu_kernels`, built with the C++ compiler at
     first use and cached; where that fails a warning says so and the PyTorch operators
     run). Returns ``model``."""
@@ -158,10 +158,9 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
         ConditionalChannelWeighting,
         CrossResolutionWeighting,
         MergedBranchStem,
-        MultiResolutionFusion,
-        ShuffleUnit,
         Stem,
     )
+    from .models.layers import CPUKernelMixin
     model.eval()
     for module in list(model.modules()):
         if not isinstance(module, nn.Sequential):
@@ -190,8 +189,7 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
             module.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
                 module.spatial_weighting)
     for module in model.modules():  # once the blocks' weightings are in their deploy form
-        if isinstance(module, (ConditionalChannelWeighting, MultiResolutionFusion,
-                               ShuffleUnit)):
+        if isinstance(module, CPUKernelMixin):
             module.cpu_kernel = cpu_kernels and module.supports_cpu_kernel()
     from .aot_backbone import aot_cache_dir, attach_aot_backbones
     cache_dir = aot_cache_dir(aot)

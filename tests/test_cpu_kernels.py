@@ -1,5 +1,6 @@
-"""The deploy form's CPU kernels (one call per conditional channel weighting block and per
-fusion) against the PyTorch operators of the same deploy form and the training form."""
+"""The deploy form's CPU kernels (one call per conditional channel weighting block, per
+fusion and per shuffle unit) against the PyTorch operators of the same deploy form and
+the training form."""
 import copy
 import pickle
 import shutil

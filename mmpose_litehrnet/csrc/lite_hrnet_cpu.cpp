@@ -1,7 +1,8 @@
 // Lite-HRNet's deploy form on the CPU: one call per conditional channel weighting
-// block and one per multi-resolution fusion (batch-1 latency is mostly a fixed cost
-// per operator call there). Built at first use by mmpose_litehrnet/kernels.py
-// (torch.utils.cpp_extension, -march=native). Inputs and outputs are float32,
+// block, per multi-resolution fusion and per stride-1 shuffle unit (batch-1 latency is
+// mostly a fixed cost per operator call there). Built at first use by
+// mmpose_litehrnet/models/layers/cpu_kernels.py (torch.utils.cpp_extension,
+// -march=native). Inputs and outputs are float32,
 // channels-last (every pixel's channels adjacent); the vector type below is lowered by
 // the compiler to whatever the CPU has (one AVX-512 register, two AVX2 ones, ...).
 #include <ATen/Parallel.h>
@@ -274,7 +275,8 @@ std::vector<Tensor> conditional_channel_weighting(
     const std::vector<Tensor>& dw_biases, const std::vector<Tensor>& sw1t,
     const std::vector<Tensor>& sb1, const std::vector<Tensor>& sw2t,
     const std::vector<Tensor>& sb2) {
-  const auto xs = channels_last_inputs(inputs, "conditional_channel_weighting");
+  const char* op = "conditional_channel_weighting";
+  const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
   const int64_t h = xs[B - 1].size(2), w = xs[B - 1].size(3), hw = h * w;
   std::vector<int64_t> C(B), H(B), W(B), off(B);
@@ -283,12 +285,10 @@ std::vector<Tensor> conditional_channel_weighting(
     C[k] = xs[k].size(1) / 2;
     H[k] = xs[k].size(2);
     W[k] = xs[k].size(3);
-    TORCH_CHECK(H[k] % h == 0 && W[k] % w == 0,
-                "conditional_channel_weighting: branch sizes must divide");
+    TORCH_CHECK(H[k] % h == 0 && W[k] % w == 0, op, ": branch sizes must divide");
     off[k] = S;
     S += C[k];
   }
-  const char* op = "conditional_channel_weighting";
   const int64_t hidden = cw2t.size(0);
   check_operand(cw1t, {S, padded(hidden)}, op);
   check_operand(cb1, {padded(hidden)}, op);
@@ -397,15 +397,16 @@ std::vector<Tensor> conditional_channel_weighting(
 // x0 + x0 + the upsampled paths; output i > 0 = 2 * path(z0) + x_i + the other paths.
 std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
                                             const std::vector<Tensor>& params) {
-  const auto xs = channels_last_inputs(inputs, "multi_resolution_fusion");
+  const char* op = "multi_resolution_fusion";
+  const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
   std::vector<int64_t> C(B), H(B), W(B);
   for (int64_t k = 0; k < B; ++k) {
     C[k] = xs[k].size(1);
     H[k] = xs[k].size(2);
     W[k] = xs[k].size(3);
-    TORCH_CHECK(H[k] << k == H[0] && W[k] << k == W[0],
-                "multi_resolution_fusion: branch k must be 2^k times smaller");
+    TORCH_CHECK(H[k] << k == H[0] && W[k] << k == W[0], op,
+                ": branch k must be 2^k times smaller");
   }
   std::vector<std::vector<int64_t>> first(B, std::vector<int64_t>(B, -1));
   int64_t count = 0;
@@ -414,9 +415,8 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
       first[i][j] = count;
       count += j > i ? 2 : j < i ? 4 * (i - j) : 0;
     }
-  TORCH_CHECK(count == static_cast<int64_t>(params.size()),
-              "multi_resolution_fusion: expected ", count, " parameters, got ", params.size());
-  const char* op = "multi_resolution_fusion";
+  TORCH_CHECK(count == static_cast<int64_t>(params.size()), op, ": expected ", count,
+              " parameters, got ", params.size());
   for (int64_t i = 0; i < B; ++i)
     for (int64_t j = 0; j < B; ++j) {
       const int64_t q = first[i][j];

@@ -7,12 +7,12 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
-    OperandCache,
+    CPUKernelMixin,
     checkpoint_if,
     concat_shuffle,
+    conv_operands,
     default_norm_cfg,
     is_kernel_conv,
-    product_operands,
     runs_cpu_kernels,
 )
 from .cross_resolution_weighting import CrossResolutionWeighting
@@ -24,7 +24,7 @@ __all__ = ['ConditionalChannelWeighting', 'CHANNEL_WEIGHTINGS']
 CHANNEL_WEIGHTINGS = ('cross_resolution', 'spatial')
 
 
-class ConditionalChannelWeighting(nn.Module):
+class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
     """Conditional channel weighting block (paper Fig. 2b, Sec. 4).
 
     Over all branches at once: each branch is split into halves; the second halves go
@@ -75,10 +75,6 @@ class ConditionalChannelWeighting(nn.Module):
                 SpatialWeighting(c, ratio=4) for c in self.halves)
         else:
             self.spatial_weighting = None
-        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the block is in
-        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
-        self.cpu_kernel = False
-        self._cpu_operands = OperandCache()
 
     def supports_cpu_kernel(self) -> bool:
         """Whether this block is in the deploy form that
@@ -91,7 +87,6 @@ class ConditionalChannelWeighting(nn.Module):
             and all(len(dw) == 1 and is_kernel_conv(dw.conv, 3) for dw in self.depthwise_convs)
 
     def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        """The parameters the kernel's operands are made from, as (module, name)."""
         crw, sw = self.cross_resolution_weighting, self.spatial_weighting
         convs = [crw.conv1.conv, crw.conv2.conv, *(dw.conv for dw in self.depthwise_convs)]
         return [(sw, name) for name in ('weight1', 'bias1', 'weight2', 'bias2')] + \
@@ -112,9 +107,9 @@ class ConditionalChannelWeighting(nn.Module):
                 branch.append(weight[row:row + r, col:col + c].t().contiguous())
                 row, col = row + r, col + c
             blocks.append(branch)
-        return [*product_operands(fc1.weight, fc1.bias), *product_operands(fc2.weight, fc2.bias),
-                [dw.conv.weight.flatten(1).t().contiguous() for dw in self.depthwise_convs],
-                [dw.conv.bias.contiguous() for dw in self.depthwise_convs],
+        depthwise = [conv_operands(dw.conv) for dw in self.depthwise_convs]
+        return [*conv_operands(fc1), *conv_operands(fc2),
+                [weight for weight, _ in depthwise], [bias for _, bias in depthwise],
                 blocks[0], list(sw.bias1.split(sw.hidden)), blocks[1],
                 list(sw.bias2.split(sw.channels))]
 
@@ -146,6 +141,6 @@ class ConditionalChannelWeighting(nn.Module):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if self._runs_kernel(xs):
-            operands = self._cpu_operands.get(self._kernel_slots, self._kernel_operands)
-            return torch.ops.mmpose_litehrnet.conditional_channel_weighting(list(xs), *operands)
+            return torch.ops.mmpose_litehrnet.conditional_channel_weighting(
+                list(xs), *self.kernel_operands())
         return checkpoint_if(self.with_cp, self._forward, *xs)

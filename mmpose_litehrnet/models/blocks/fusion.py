@@ -1,5 +1,5 @@
 """Multi-resolution fusion and the transitions that add branches."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,12 +7,12 @@ from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
 from ..layers import (
+    CPUKernelMixin,
     NearestResize,
-    OperandCache,
+    conv_operands,
     default_norm_cfg,
     is_exporting_onnx,
     is_kernel_conv,
-    product_operands,
     runs_cpu_kernels,
 )
 
@@ -65,7 +65,7 @@ def _add(x: Tensor, y: Tensor, in_place: bool) -> Tensor:
     return x.add_(y) if in_place else x + y
 
 
-class MultiResolutionFusion(nn.ModuleList):
+class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
     """Exchanges information across the branches after every module (paper Sec. 3).
 
     Output i receives every branch j: higher resolutions through ``i - j`` stride-2
@@ -120,10 +120,6 @@ class MultiResolutionFusion(nn.ModuleList):
             rows.append(nn.ModuleList(row))
         super().__init__(rows)
         self.mode = mode
-        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the fusion is in
-        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
-        self.cpu_kernel = False
-        self._cpu_operands = OperandCache()
 
     def supports_cpu_kernel(self) -> bool:
         """Whether this fusion is in the deploy form that
@@ -147,10 +143,11 @@ class MultiResolutionFusion(nn.ModuleList):
                 for conv in ([path[0]] if j > i else
                              [c for step in path for c in step[:2]] if j < i else [])]
 
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        return [(conv, name) for conv in self._kernel_convs() for name in ('weight', 'bias')]
+
     def _kernel_operands(self) -> List[Tensor]:
-        return [t for conv in self._kernel_convs()
-                for t in (product_operands(conv.weight, conv.bias) if conv.groups == 1
-                          else (conv.weight.flatten(1).t().contiguous(), conv.bias))]
+        return [t for conv in self._kernel_convs() for t in conv_operands(conv)]
 
     def forward_cpu_kernel(self, xs: List[Tensor]) -> Optional[List[Tensor]]:
         """``[relu(y) for y in self(xs)]`` as one kernel call, or None where the kernel
@@ -161,10 +158,8 @@ class MultiResolutionFusion(nn.ModuleList):
         h, w = xs[0].shape[-2:]
         if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
             return None
-        operands = self._cpu_operands.get(
-            lambda: [(conv, name) for conv in self._kernel_convs() for name in ('weight', 'bias')],
-            self._kernel_operands)
-        return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs), operands)
+        return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs),
+                                                                  self.kernel_operands())
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.

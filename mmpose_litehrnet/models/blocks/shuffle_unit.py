@@ -7,19 +7,19 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
-    OperandCache,
+    CPUKernelMixin,
     checkpoint_if,
     concat_shuffle,
+    conv_operands,
     default_norm_cfg,
     is_kernel_conv,
-    product_operands,
     runs_cpu_kernels,
 )
 
 __all__ = ['ShuffleUnit']
 
 
-class ShuffleUnit(nn.Module):
+class ShuffleUnit(CPUKernelMixin, nn.Module):
     """ShuffleNet V2 unit (Ma et al. 2018), used by Naive Lite-HRNet (paper Fig. 2a).
 
     With stride 1 the first half of the channels passes through and the second goes
@@ -71,10 +71,6 @@ class ShuffleUnit(nn.Module):
                         **common),
             ConvNormAct(half, half, 3, stride, groups=half, **common),
             ConvNormAct(half, half, 1, act_cfg=relu, **common))
-        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` when the unit is in
-        #: the form the CPU kernel computes (:meth:`supports_cpu_kernel`).
-        self.cpu_kernel = False
-        self._cpu_operands = OperandCache()
 
     def supports_cpu_kernel(self) -> bool:
         """Whether this unit is in the deploy form that
@@ -91,10 +87,7 @@ class ShuffleUnit(nn.Module):
         return [(block.conv, name) for block in self.branch2 for name in ('weight', 'bias')]
 
     def _kernel_operands(self) -> List[Tensor]:
-        first, depthwise, last = (block.conv for block in self.branch2)
-        return [*product_operands(first.weight, first.bias),
-                depthwise.weight.flatten(1).t().contiguous(), depthwise.bias.contiguous(),
-                *product_operands(last.weight, last.bias)]
+        return [t for block in self.branch2 for t in conv_operands(block.conv)]
 
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
@@ -104,6 +97,5 @@ class ShuffleUnit(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.cpu_kernel and runs_cpu_kernels([x]):
-            operands = self._cpu_operands.get(self._kernel_slots, self._kernel_operands)
-            return torch.ops.mmpose_litehrnet.shuffle_unit(x, *operands)
+            return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())
         return checkpoint_if(self.with_cp, self._forward, x)

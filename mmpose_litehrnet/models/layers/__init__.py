@@ -8,11 +8,11 @@ from .conv_norm_act import (
     weighting_mlp,
 )
 from .cpu_kernels import (
-    OperandCache,
+    CPUKernelMixin,
     cache_root,
+    conv_operands,
     cpu_kernels_available,
     is_kernel_conv,
-    product_operands,
     runs_cpu_kernels,
 )
 from .deform_conv import GridSampleDeformConv2d, deform_conv2d
@@ -22,10 +22,11 @@ from .pooling import adaptive_average_by_products, global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 
 __all__ = [
-    'ConvNormAct', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d', 'NearestResize',
-    'OperandCache', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
+    'CPUKernelMixin', 'ConvNormAct', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d',
+    'NearestResize', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
     'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
-    'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d', 'folded_weighting_mlp',
-    'global_average', 'is_channels_last', 'is_exporting_onnx', 'is_kernel_conv', 'mul_nearest',
-    'product_operands', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
+    'conv_operands', 'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d',
+    'folded_weighting_mlp', 'global_average', 'is_channels_last', 'is_exporting_onnx',
+    'is_kernel_conv', 'mul_nearest', 'runs_cpu_kernels', 'upsample_bilinear',
+    'weighting_mlp'
 ]

@@ -27,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['OperandCache', 'cache_root', 'cpu_kernels_available', 'is_kernel_conv',
-           'product_operands', 'runs_cpu_kernels']
+__all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'conv_operands',
+           'cpu_kernels_available', 'is_kernel_conv', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
@@ -121,12 +121,16 @@ def is_kernel_conv(conv: nn.Module, kernel_size: int, stride: int = 1) -> bool:
         and (kernel_size == 1 or conv.out_channels == conv.in_channels)
 
 
-def product_operands(weight: Tensor, bias: Tensor) -> List[Tensor]:
-    """A 1x1 convolution's (C_out, C_in, 1, 1) weight and bias as a kernel's matrix
-    product takes them: the (C_in, C_out) transposed weight and the bias, zero-padded to
-    whole vectors along C_out."""
-    pad = -weight.shape[0] % LANES
-    return [F.pad(weight.flatten(1).t(), (0, pad)).contiguous(), F.pad(bias, (0, pad))]
+def conv_operands(conv: nn.Conv2d) -> List[Tensor]:
+    """A convolution's weight and bias as the kernels take them (see
+    :func:`is_kernel_conv`). A 1x1 one is a matrix product: the (C_in, C_out) transposed
+    weight and the bias, zero-padded to whole vectors along C_out. A 3x3 depthwise one:
+    the (9, C) tap-major weight and the bias."""
+    weight, bias = conv.weight.flatten(1).t(), conv.bias
+    if conv.groups == 1:
+        pad = -weight.shape[1] % LANES
+        weight, bias = F.pad(weight, (0, pad)), F.pad(bias, (0, pad))
+    return [weight.contiguous(), bias.contiguous()]
 
 
 def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
@@ -174,3 +178,32 @@ class OperandCache:
                                  module._parameters[name]._version)
                                 for module, name in slots())
         return self._operands
+
+
+class CPUKernelMixin:
+    """A module whose deploy form one CPU kernel computes (a block, a fusion, a shuffle
+    unit). :func:`mmpose_litehrnet.deploy.switch_to_deploy` sets ``cpu_kernel`` from
+    :meth:`supports_cpu_kernel`; :meth:`kernel_operands` gives the kernel's operands,
+    made from the parameters :meth:`_kernel_slots` names by :meth:`_kernel_operands` and
+    kept in an :class:`OperandCache`."""
+
+    #: Whether the module calls its kernel (where :func:`runs_cpu_kernels` allows).
+    cpu_kernel = False
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether the module is in the form its kernel computes."""
+        raise NotImplementedError
+
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        """The parameters the operands are made from, as (module, name)."""
+        raise NotImplementedError
+
+    def _kernel_operands(self) -> list:
+        raise NotImplementedError
+
+    def kernel_operands(self) -> list:
+        """The kernel's operands, made again when a parameter changed."""
+        cache = self.__dict__.get('_cpu_operands')
+        if cache is None:
+            cache = self.__dict__['_cpu_operands'] = OperandCache()
+        return cache.get(self._kernel_slots, self._kernel_operands)
