@@ -1,6 +1,6 @@
 """The deploy form's CPU kernels (one call per conditional channel weighting block, per
-fusion and per shuffle unit) against the PyTorch operators of the same deploy form and
-the training form."""
+fusion, per shuffle unit, per stem, per transition path and per iterative head) against
+the PyTorch operators of the same deploy form and the training form."""
 import copy
 import pickle
 import shutil
@@ -15,20 +15,23 @@ from conftest import (
     randomize_,
     relative_error,
 )
+from torch import nn
 from torch.profiler import profile
 
 from mmpose_litehrnet.deploy import switch_to_deploy
 from mmpose_litehrnet.models.backbones import LiteHRNet
 from mmpose_litehrnet.models.blocks import (
     ConditionalChannelWeighting,
+    IterativeHead,
+    MergedBranchStem,
     MultiResolutionFusion,
     ShuffleUnit,
+    Transition,
 )
 from mmpose_litehrnet.models.layers import cpu_kernels, cpu_kernels_available
 
-BLOCK = 'mmpose_litehrnet::conditional_channel_weighting'
-FUSION = 'mmpose_litehrnet::multi_resolution_fusion'
-UNIT = 'mmpose_litehrnet::shuffle_unit'
+BLOCK, FUSION, UNIT = 'conditional_channel_weighting', 'multi_resolution_fusion', 'shuffle_unit'
+KERNELS = (BLOCK, FUSION, UNIT, 'stem', 'depthwise_separable', 'iterative_head')
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -41,18 +44,25 @@ def _kernels_built():
 
 
 def kernel_calls(model, x):
-    """The outputs of ``model(x)`` without gradients and the number of calls of the block,
-    fusion and shuffle-unit kernels it made."""
+    """The outputs of ``model(x)`` without gradients and the number of calls of each
+    kernel it made."""
     with torch.no_grad(), profile() as prof:
         out = model(x)
     names = [e.name for e in prof.events()]
-    return out, names.count(BLOCK), names.count(FUSION), names.count(UNIT)
+    return out, {k: names.count(f'mmpose_litehrnet::{k}') for k in KERNELS}
 
 
 def modules_of(model):
-    """(blocks, fusions, shuffle units) of a model: each runs once per pass."""
-    return tuple(sum(isinstance(m, kind) for m in model.modules())
-                 for kind in (ConditionalChannelWeighting, MultiResolutionFusion, ShuffleUnit))
+    """The kernel calls of one pass of a deployed model: one per block, fusion, shuffle
+    unit, stem and head, one per transition path that is not an identity."""
+    def count(kind):
+        return sum(isinstance(m, kind) for m in model.modules())
+
+    paths = sum(not isinstance(path, nn.Identity) for m in model.modules()
+                if isinstance(m, Transition) for path in m)
+    return dict(zip(KERNELS, (count(ConditionalChannelWeighting), count(MultiResolutionFusion),
+                              count(ShuffleUnit), count(MergedBranchStem), paths,
+                              count(IterativeHead))))
 
 
 @pytest.mark.parametrize('variant', VARIANT_NAMES)
@@ -67,10 +77,12 @@ def test_kernels_give_the_operators_outputs(variant):
         training = model(x)
         operators = switch_to_deploy(copy.deepcopy(model), cpu_kernels=False)(x)
     deployed = switch_to_deploy(model)
-    actual, *calls = kernel_calls(deployed, x)
+    actual, calls = kernel_calls(deployed, x)
     expected_calls = modules_of(deployed)
-    assert tuple(calls) == expected_calls and expected_calls[1] in (8, 14)
-    assert expected_calls[0 if 'naive' not in variant else 2] > 0
+    assert calls == expected_calls and expected_calls[FUSION] in (8, 14)
+    assert expected_calls[BLOCK if 'naive' not in variant else UNIT] > 0
+    assert expected_calls['stem'] == expected_calls['iterative_head'] == 1
+    assert expected_calls['depthwise_separable'] >= 3
     for a, b, t in zip(actual, operators, training):
         assert a.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(a, t) <= 1.5 * relative_error(b, t) + 1e-6
@@ -79,7 +91,8 @@ def test_kernels_give_the_operators_outputs(variant):
 
 def test_mmposes_inference_runs_the_kernels():
     """MMPose's own ``inference_topdown`` on the deployed top-down model calls the kernels
-    (16 blocks and 8 fusions per pass; the config's flip test makes two passes) and gives
+    (16 blocks, 8 fusions, 4 transition paths, the stem and the head per pass; the
+    config's flip test makes two passes) and gives
     the training form's heatmaps."""
     import numpy as np
     from mmpose.apis import inference_topdown
@@ -89,35 +102,38 @@ def test_mmposes_inference_runs_the_kernels():
     with profile() as prof:
         actual = [r.pred_fields.heatmaps for r in inference_topdown(deployed, image, boxes)]
     names = [e.name for e in prof.events()]
-    assert (names.count(BLOCK), names.count(FUSION), names.count(UNIT)) == tuple(
-        2 * n for n in modules_of(deployed))
+    assert {k: names.count(f'mmpose_litehrnet::{k}') for k in KERNELS} == {
+        k: 2 * n for k, n in modules_of(deployed).items()}
     for a, r in zip(actual, inference_topdown(trained, image, boxes)):
         expected = r.pred_fields.heatmaps
         torch.testing.assert_close(a, expected, rtol=0, atol=1e-4 * expected.abs().max().item())
 
 
 def test_operators_run_where_the_kernels_do_not_apply():
-    """Branch sizes that do not halve exactly, gradients, an NCHW deploy form
-    (``channels_last=False``), tracing and ``cpu_kernels=False`` run the operators."""
+    """Branch sizes that do not halve exactly run the blocks' and fusions' operators (the
+    stem, transitions and head take any size); gradients, an NCHW deploy form
+    (``channels_last=False``), tracing and ``cpu_kernels=False`` run every operator."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     x = torch.randn(1, 3, 100, 76, generator=torch.Generator().manual_seed(0))
-    assert kernel_calls(model, x)[1:] == (0, 0, 0)  # 25x19 -> 13x10 -> 7x5 -> 4x3
+    calls = kernel_calls(model, x)[1]  # 25x19 -> 13x10 -> 7x5 -> 4x3
+    assert calls == dict(modules_of(model), **{BLOCK: 0, FUSION: 0})
     with profile() as prof:
         model(x[..., :64, :64].contiguous())
-    assert not any(e.name in (BLOCK, FUSION) for e in prof.events())
+    assert not any(e.name.startswith('mmpose_litehrnet::') for e in prof.events())
     nchw = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
                             channels_last=False)
-    assert kernel_calls(nchw, x[..., :64, :64])[1:] == (0, 0, 0)
+    assert not any(kernel_calls(nchw, x[..., :64, :64])[1].values())
     off = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
                            cpu_kernels=False)
     assert not any(getattr(m, 'cpu_kernel', False) for m in off.modules())
-    assert kernel_calls(off, x[..., :64, :64])[1:] == (0, 0, 0)
+    assert not any(kernel_calls(off, x[..., :64, :64])[1].values())
 
 
 def test_kernels_follow_the_weights():
     """A state dict loaded after ``switch_to_deploy`` (copied in, or assigned), or a copy
     whose weights change, gives the new weights' outputs: the kernels' operands are
-    derived again; a pickled deployed model runs its kernels too."""
+    derived again (the stem's expansion then multiplies every channel); a pickled
+    deployed model runs its kernels too."""
     def deployed(seed):
         return switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=seed)))
 
@@ -132,6 +148,7 @@ def test_kernels_follow_the_weights():
         for p in copied.parameters():
             p.mul_(0.9)
     changed = kernel_calls(copied, x)[0][0]
+    assert (first.stem._passed(), copied.stem._passed()) == (16, 0)  # no identity rows left
     reference = switch_to_deploy(copy.deepcopy(copied), cpu_kernels=False)
     torch.testing.assert_close(changed, reference(x)[0].detach(), rtol=0,
                                atol=1e-5 * changed.abs().max().item())
@@ -156,6 +173,20 @@ def test_kernels_check_their_operands():
         torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, [operands[1], *operands[1:]])
     with pytest.raises(RuntimeError, match='parameters'):
         torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands[:-1])
+    head = torch.ops.mmpose_litehrnet.iterative_head
+    with pytest.raises(RuntimeError, match='parameters'):
+        head(xs, model.head_layer._kernel_operands())  # four branches' operands, two inputs
+    stride, width, *path = model.transition1._kernel_operands()[2]
+    assert (stride, width) == (2, 160)
+    separable = torch.ops.mmpose_litehrnet.depthwise_separable
+    assert separable(xs[1], stride, width, *path).shape == (1, 160, 8, 6)
+    with pytest.raises(RuntimeError, match='shape'):
+        separable(xs[0], stride, width, *path)  # 40 channels for an 80-channel path
+    stem, image = torch.ops.mmpose_litehrnet.stem, torch.randn(1, 3, 64, 48)
+    params, passed = model.stem._kernel_operands()
+    assert passed == 16 and stem(image, params, passed, 32).shape == (1, 32, 16, 12)
+    with pytest.raises(RuntimeError, match='shape'):
+        stem(image, params, 0, 32)
 
 
 def test_kernels_can_be_turned_off(monkeypatch):
@@ -164,7 +195,7 @@ def test_kernels_can_be_turned_off(monkeypatch):
     monkeypatch.setenv('MMPOSE_LITEHRNET_CPU_KERNELS', '0')
     assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
-    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0, 0)
+    assert not any(kernel_calls(model, torch.randn(1, 3, 64, 64))[1].values())
 
 
 def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
@@ -176,4 +207,4 @@ def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
     with pytest.warns(UserWarning, match='could not be built.*-fno-such-option-for-the-test'):
         assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
-    assert kernel_calls(model, torch.randn(1, 3, 64, 64))[1:] == (0, 0, 0)
+    assert not any(kernel_calls(model, torch.randn(1, 3, 64, 64))[1].values())

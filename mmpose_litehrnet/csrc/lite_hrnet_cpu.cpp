@@ -216,6 +216,55 @@ void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const fl
   }
 }
 
+// A zero-padded (H + 2, W + 2, C) copy of an image: fill(y, row) writes row y's W * C
+// values (the input of depthwise_stride1).
+template <typename F>
+std::vector<float> padded_image(int64_t H, int64_t W, int64_t C, const F& fill) {
+  const int64_t PL = (W + 2) * C;
+  std::vector<float> t((H + 2) * PL);
+  std::fill(t.begin(), t.begin() + PL, 0.f);
+  std::fill(t.end() - PL, t.end(), 0.f);
+  for (int64_t y = 0; y < H; ++y) {
+    float* row = t.data() + (y + 1) * PL + C;
+    std::fill(row - C, row, 0.f);
+    std::fill(row + W * C, row + (W + 1) * C, 0.f);
+    fill(y, row);
+  }
+  return t;
+}
+
+// A depthwise separable step of the deploy form on one image: 3x3 depthwise (padding
+// 1, bias) with stride 1 or 2, then a 1x1 convolution (WT (C, padded(C_out)), bias) and
+// a ReLU. For stride 1, in is the zero-padded (H + 2, W + 2, C) input (padded_image),
+// for stride 2 the (H, W, C) one. out: (ceil(H / stride), ceil(W / stride), C_out).
+void separable(const float* in, int64_t H, int64_t W, int64_t C, int64_t stride,
+               const float* dw, const float* dw_bias, const float* WT, const float* bias,
+               int64_t C_out, float* out) {
+  const int64_t OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1;
+  std::vector<float> d(OH * OW * C);
+  if (stride == 1) depthwise_stride1(in, H, W, C, dw, dw_bias, d.data(), nullptr);
+  else depthwise_stride2(in, H, W, C, dw, dw_bias, d.data());
+  pointwise(d.data(), OH * OW, C, WT, bias, C_out, out, true, false);
+}
+
+// Source rows (or columns) and weights of a bilinear resize with align_corners=True
+// from n to m pixels, as PyTorch's CPU kernel computes them.
+struct BilinearTaps {
+  std::vector<int64_t> i0, i1;
+  std::vector<float> l0, l1;
+  BilinearTaps(int64_t n, int64_t m) : i0(m), i1(m), l0(m), l1(m) {
+    const float scale = m > 1 ? static_cast<float>(n - 1) / static_cast<float>(m - 1) : 0.f;
+    for (int64_t o = 0; o < m; ++o) {
+      const float real = scale * static_cast<float>(o);
+      const int64_t a = static_cast<int64_t>(real);
+      i0[o] = a;
+      i1[o] = a + (a < n - 1 ? 1 : 0);
+      l1[o] = std::min(std::max(real - static_cast<float>(a), 0.f), 1.f);
+      l0[o] = 1.f - l1[o];
+    }
+  }
+};
+
 // Concatenation + channel shuffle of one pixel: out[2c] = a[c], out[2c + 1] = b[c] *
 // scale[c] (scale may be null: 1).
 inline void interleave(float* out, const float* a, const float* b, const float* scale,
@@ -535,6 +584,168 @@ Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
   return out;
 }
 
+// The deploy form's stem (MergedBranchStem): a dense 3x3 stride-2 convolution + ReLU,
+// a 1x1 + ReLU, a 3x3 depthwise stride 2, a 1x1 + ReLU. The first `passed` channels of
+// the first convolution go through the second unchanged (its identity rows: they are
+// not multiplied), which expands the others. params: the first convolution's WT (9
+// C_in, padded(C_1)), rows in (ky, kx, c) order, and bias; the expansion's WT (C_1 -
+// passed, padded(C_2 - passed)) and bias; the depthwise (9, C_2) and bias; the last WT
+// (C_2, padded(out_channels)) and bias.
+Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t passed,
+            int64_t out_channels) {
+  const char* op = "stem";
+  const Tensor x = channels_last_inputs({input}, op)[0];
+  TORCH_CHECK(params.size() == 8, op, ": expected 8 parameters, got ", params.size());
+  const int64_t N = x.size(0), C_in = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t C2 = params[4].size(-1), C1 = params[2].size(0) + passed, C3 = out_channels;
+  const int64_t K = 9 * C_in, E = C2 - passed;
+  TORCH_CHECK(passed >= 0 && E > 0, op, ": cannot pass ", passed, " of ", C2, " channels");
+  check_operand(params[0], {K, padded(C1)}, op);
+  check_operand(params[1], {padded(C1)}, op);
+  check_operand(params[2], {C1 - passed, padded(E)}, op);
+  check_operand(params[3], {padded(E)}, op);
+  check_operand(params[4], {9, C2}, op);
+  check_operand(params[5], {C2}, op);
+  check_operand(params[6], {C2, padded(C3)}, op);
+  check_operand(params[7], {padded(C3)}, op);
+  auto param = [&](int64_t q) { return params[q].data_ptr<float>(); };
+  const int64_t H1 = (H - 1) / 2 + 1, W1 = (W - 1) / 2 + 1;
+  const int64_t H2 = (H1 - 1) / 2 + 1, W2 = (W1 - 1) / 2 + 1;
+  Tensor out = empty_channels_last(N, C3, H2, W2, x);
+  std::vector<float> expanded(H1 * W1 * C2), d(H2 * W2 * C2);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xn = x.data_ptr<float>() + n * H * W * C_in;
+    // The first two convolutions, an output row at a time (it stays in cache): the
+    // first one's 3x3 x C_in windows as the rows of a matrix product.
+    at::parallel_for(0, H1, 1, [&](int64_t b0, int64_t b1) {
+      std::vector<float> windows(W1 * K), first(W1 * C1), rest(W1 * (C1 - passed)),
+          expansion(W1 * E);
+      for (int64_t oy = b0; oy < b1; ++oy) {
+        for (int64_t ky = 0; ky < 3; ++ky) {
+          const int64_t iy = 2 * oy - 1 + ky;
+          for (int64_t ox = 0; ox < W1; ++ox) {
+            float* dst = windows.data() + ox * K + ky * 3 * C_in;
+            const int64_t ix = 2 * ox - 1;
+            if (iy < 0 || iy >= H) {
+              std::fill(dst, dst + 3 * C_in, 0.f);
+            } else if (ix >= 0 && ix + 2 < W) {  // three pixels in a row
+              std::copy(xn + (iy * W + ix) * C_in, xn + (iy * W + ix + 3) * C_in, dst);
+            } else {
+              for (int64_t kx = 0; kx < 3; ++kx)
+                for (int64_t c = 0; c < C_in; ++c)
+                  dst[kx * C_in + c] =
+                      ix + kx >= 0 && ix + kx < W ? xn[(iy * W + ix + kx) * C_in + c] : 0.f;
+            }
+          }
+        }
+        pointwise(windows.data(), W1, K, param(0), param(1), C1, first.data(), true, false);
+        for (int64_t ox = 0; ox < W1; ++ox)
+          std::copy(&first[ox * C1 + passed], &first[(ox + 1) * C1], &rest[ox * (C1 - passed)]);
+        pointwise(rest.data(), W1, C1 - passed, param(2), param(3), E, expansion.data(), true,
+                  false);
+        float* row = expanded.data() + oy * W1 * C2;
+        for (int64_t ox = 0; ox < W1; ++ox) {
+          std::copy(&first[ox * C1], &first[ox * C1 + passed], row + ox * C2);
+          std::copy(&expansion[ox * E], &expansion[(ox + 1) * E], row + ox * C2 + passed);
+        }
+      }
+    });
+    depthwise_stride2(expanded.data(), H1, W1, C2, param(4), param(5), d.data());
+    pointwise(d.data(), H2 * W2, C2, param(6), param(7), C3,
+              out.data_ptr<float>() + n * H2 * W2 * C3, true, false);
+  }
+  return out;
+}
+
+// A depthwise separable step and its ReLU (a transition's path; see separable):
+// x (N, C, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)); dw (9, C)
+// tap-major and dw_bias (C); WT (C, padded(out_channels)) and bias (padded).
+Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_channels,
+                           const Tensor& dw, const Tensor& dw_bias, const Tensor& WT,
+                           const Tensor& bias) {
+  const char* op = "depthwise_separable";
+  TORCH_CHECK(stride == 1 || stride == 2, op, ": stride must be 1 or 2, got ", stride);
+  const Tensor x = channels_last_inputs({input}, op)[0];
+  const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const int64_t OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1, D = out_channels;
+  check_operand(dw, {9, C}, op);
+  check_operand(dw_bias, {C}, op);
+  check_operand(WT, {C, padded(D)}, op);
+  check_operand(bias, {padded(D)}, op);
+  Tensor out = empty_channels_last(N, D, OH, OW, x);
+  for (int64_t n = 0; n < N; ++n) {
+    const float* xn = x.data_ptr<float>() + n * H * W * C;
+    std::vector<float> t;
+    if (stride == 1)
+      t = padded_image(H, W, C, [&](int64_t y, float* row) {
+        std::copy(xn + y * W * C, xn + (y + 1) * W * C, row);
+      });
+    separable(stride == 1 ? t.data() : xn, H, W, C, stride, dw.data_ptr<float>(),
+              dw_bias.data_ptr<float>(), WT.data_ptr<float>(), bias.data_ptr<float>(), D,
+              out.data_ptr<float>() + n * OH * OW * D);
+  }
+  return out;
+}
+
+// Released Lite-HRNet's iterative head (deploy form): from the lowest-resolution branch
+// up, each branch plus the previous output (bilinear, align_corners=True) through a
+// depthwise separable step and its ReLU, to the next branch's width (the highest keeps
+// its own). xs: highest resolution first; params, lowest branch first, four per step:
+// dw (9, C_k), bias, WT (C_k, padded(D_k)), bias. Returns the outputs, highest first.
+std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
+                                   const std::vector<Tensor>& params) {
+  const char* op = "iterative_head";
+  const auto xs = channels_last_inputs(inputs, op);
+  const int64_t B = xs.size(), N = xs[0].size(0);
+  TORCH_CHECK(static_cast<int64_t>(params.size()) == 4 * B, op, ": expected ", 4 * B,
+              " parameters, got ", params.size());
+  std::vector<Tensor> outs(B);
+  for (int64_t s = 0; s < B; ++s) {
+    const int64_t k = B - 1 - s, C = xs[k].size(1), D = xs[k > 0 ? k - 1 : 0].size(1);
+    check_operand(params[4 * s], {9, C}, op);
+    check_operand(params[4 * s + 1], {C}, op);
+    check_operand(params[4 * s + 2], {C, padded(D)}, op);
+    check_operand(params[4 * s + 3], {padded(D)}, op);
+    outs[k] = empty_channels_last(N, D, xs[k].size(2), xs[k].size(3), xs[k]);
+  }
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t s = 0; s < B; ++s) {
+      const int64_t k = B - 1 - s, C = xs[k].size(1), H = xs[k].size(2), W = xs[k].size(3);
+      const float* x = xs[k].data_ptr<float>() + n * H * W * C;
+      std::vector<float> t;
+      if (s == 0) {
+        t = padded_image(H, W, C, [&](int64_t y, float* row) {
+          std::copy(x + y * W * C, x + (y + 1) * W * C, row);
+        });
+      } else {
+        const int64_t h = outs[k + 1].size(2), w = outs[k + 1].size(3);
+        const float* prev = outs[k + 1].data_ptr<float>() + n * h * w * C;
+        const BilinearTaps ty(h, H), tx(w, W);
+        t = padded_image(H, W, C, [&](int64_t y, float* row) {
+          const float* r0 = prev + ty.i0[y] * w * C;
+          const float* r1 = prev + ty.i1[y] * w * C;
+          const float a0 = ty.l0[y], a1 = ty.l1[y];
+          for (int64_t ox = 0; ox < W; ++ox) {
+            const int64_t c0 = tx.i0[ox] * C, c1 = tx.i1[ox] * C;
+            const float b0 = tx.l0[ox], b1 = tx.l1[ox];
+            const float* src = x + (y * W + ox) * C;
+            float* dst = row + ox * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c)
+              dst[c] = src[c] + (a0 * (b0 * r0[c0 + c] + b1 * r0[c1 + c]) +
+                                 a1 * (b0 * r1[c0 + c] + b1 * r1[c1 + c]));
+          }
+        });
+      }
+      separable(t.data(), H, W, C, 1, params[4 * s].data_ptr<float>(),
+                params[4 * s + 1].data_ptr<float>(), params[4 * s + 2].data_ptr<float>(),
+                params[4 * s + 3].data_ptr<float>(), outs[k].size(1),
+                outs[k].data_ptr<float>() + n * H * W * outs[k].size(1));
+    }
+  }
+  return outs;
+}
+
 TORCH_LIBRARY(mmpose_litehrnet, m) {
   m.def("conditional_channel_weighting(Tensor[] xs, Tensor cw1t, Tensor cb1, Tensor cw2t, "
         "Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, Tensor[] sb1, "
@@ -542,10 +753,17 @@ TORCH_LIBRARY(mmpose_litehrnet, m) {
   m.def("multi_resolution_fusion(Tensor[] xs, Tensor[] params) -> Tensor[]");
   m.def("shuffle_unit(Tensor x, Tensor w1t, Tensor b1, Tensor dw, Tensor dw_bias, Tensor w2t, "
         "Tensor b2) -> Tensor");
+  m.def("stem(Tensor x, Tensor[] params, int passed, int out_channels) -> Tensor");
+  m.def("depthwise_separable(Tensor x, int stride, int out_channels, Tensor dw, "
+        "Tensor dw_bias, Tensor wt, Tensor bias) -> Tensor");
+  m.def("iterative_head(Tensor[] xs, Tensor[] params) -> Tensor[]");
 }
 
 TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
   m.impl("conditional_channel_weighting", &conditional_channel_weighting);
   m.impl("multi_resolution_fusion", &multi_resolution_fusion);
   m.impl("shuffle_unit", &shuffle_unit);
+  m.impl("stem", &stem);
+  m.impl("depthwise_separable", &depthwise_separable);
+  m.impl("iterative_head", &iterative_head);
 }

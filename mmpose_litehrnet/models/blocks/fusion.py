@@ -194,7 +194,7 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         return outs
 
 
-class Transition(nn.ModuleList):
+class Transition(CPUKernelMixin, nn.ModuleList):
     """Adapts the branches of one stage to the next (paper Sec. 3, HRNet pattern).
 
     Existing branches whose width changes get a 3x3 depthwise conv + norm, 1x1 conv +
@@ -233,6 +233,35 @@ class Transition(nn.ModuleList):
         super().__init__(paths)
         self.num_inputs = len(in_channels)
 
+    def _steps(self) -> List[Optional[nn.Sequential]]:
+        """Each path's (depthwise, 1x1, ReLU) layers, None for an identity."""
+        return [None if isinstance(path, nn.Identity) else path[0] if len(path) == 1 else path
+                for path in self]
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether every path is a depthwise separable step with its norms folded, which
+        ``torch.ops.mmpose_litehrnet.depthwise_separable`` computes, or an identity."""
+        return all(
+            step is None or len(step) == 3 and type(step[2]) is nn.ReLU
+            and is_kernel_conv(step[0], 3, 1 if i < self.num_inputs else 2)
+            and is_kernel_conv(step[1], 1) for i, step in enumerate(self._steps()))
+
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        return [(conv, name) for step in self._steps() if step is not None
+                for conv in step[:2] for name in ('weight', 'bias')]
+
+    def _kernel_operands(self) -> List[Optional[list]]:
+        """Per path, None for an identity, else the kernel's arguments after the input:
+        stride, output channels, then the two convolutions' operands."""
+        return [None if step is None else
+                [1 if i < self.num_inputs else 2, step[1].out_channels,
+                 *conv_operands(step[0]), *conv_operands(step[1])]
+                for i, step in enumerate(self._steps())]
+
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         last = self.num_inputs - 1
+        if self.cpu_kernel and runs_cpu_kernels(xs):
+            return [xs[i] if operands is None else
+                    torch.ops.mmpose_litehrnet.depthwise_separable(xs[min(i, last)], *operands)
+                    for i, operands in enumerate(self.kernel_operands())]
         return [path(xs[min(i, last)]) for i, path in enumerate(self)]

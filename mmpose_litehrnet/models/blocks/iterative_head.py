@@ -1,15 +1,23 @@
 """The iterative head that refines the branches from low to high resolution."""
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import DepthwiseSeparableConv, upsample_bilinear
+from ..layers import (
+    CPUKernelMixin,
+    DepthwiseSeparableConv,
+    conv_operands,
+    is_kernel_conv_act,
+    runs_cpu_kernels,
+    upsample_bilinear,
+)
 
 __all__ = ['IterativeHead']
 
 
-class IterativeHead(nn.Module):
+class IterativeHead(CPUKernelMixin, nn.Module):
     """Top-down refinement over the branches (released Lite-HRNet's ``with_head``).
 
     Starting from the lowest resolution, each branch gets the previous result
@@ -39,7 +47,25 @@ class IterativeHead(nn.Module):
             DepthwiseSeparableConv(c_in, c_out, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
             for c_in, c_out in zip(low_to_high, targets))
 
+    def supports_cpu_kernel(self) -> bool:
+        """Whether the head is in the form ``torch.ops.mmpose_litehrnet.iterative_head``
+        computes: its norms folded into biased convolutions."""
+        return all(is_kernel_conv_act(project.depthwise_conv, 3)
+                   and is_kernel_conv_act(project.pointwise_conv, 1, relu=True)
+                   for project in self.projects)
+
+    def _convs(self) -> List[nn.Conv2d]:
+        return [block.conv for project in self.projects for block in project]
+
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        return [(conv, name) for conv in self._convs() for name in ('weight', 'bias')]
+
+    def _kernel_operands(self) -> List[Tensor]:
+        return [t for conv in self._convs() for t in conv_operands(conv)]
+
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        if self.cpu_kernel and len(xs) == len(self.projects) and runs_cpu_kernels(xs):
+            return torch.ops.mmpose_litehrnet.iterative_head(list(xs), self.kernel_operands())
         out: List[Tensor] = []
         for k, project in enumerate(self.projects):
             x = xs[len(xs) - 1 - k]

@@ -12,7 +12,7 @@ from ..layers import (
     concat_shuffle,
     conv_operands,
     default_norm_cfg,
-    is_kernel_conv,
+    is_kernel_conv_act,
     runs_cpu_kernels,
 )
 
@@ -79,9 +79,8 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
         if self.stride != 1 or self.split_sizes[0] != self.split_sizes[1]:
             return False
         first, depthwise, last = self.branch2
-        return len(first) == 2 and type(first[1]) is nn.ReLU and is_kernel_conv(first[0], 1) \
-            and len(depthwise) == 1 and is_kernel_conv(depthwise[0], 3) \
-            and len(last) == 2 and type(last[1]) is nn.ReLU and is_kernel_conv(last[0], 1)
+        return is_kernel_conv_act(first, 1, relu=True) and is_kernel_conv_act(depthwise, 3) \
+            and is_kernel_conv_act(last, 1, relu=True)
 
     def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
         return [(block.conv, name) for block in self.branch2 for name in ('weight', 'bias')]

@@ -1,5 +1,5 @@
 """The Lite-HRNet stem: a stride-2 convolution and a stride-2 shuffle block."""
-from typing import Optional
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -7,10 +7,15 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
+    CPUKernelMixin,
     channel_shuffle,
     checkpoint_if,
     concat_shuffle,
+    conv_operands,
     default_norm_cfg,
+    dense_operands,
+    is_kernel_conv_act,
+    runs_cpu_kernels,
 )
 
 __all__ = ['MergedBranchStem', 'Stem']
@@ -82,7 +87,7 @@ class Stem(nn.Module):
         return checkpoint_if(self.with_cp, self._forward, x)
 
 
-class MergedBranchStem(nn.Sequential):
+class MergedBranchStem(CPUKernelMixin, nn.Sequential):
     """The deploy form of a :class:`Stem` whose norms are folded: its two branches as
     one path of four convolutions, with no channel slices, concatenation or shuffle.
 
@@ -130,7 +135,46 @@ class MergedBranchStem(nn.Sequential):
         self.expand_conv = ConvNormAct(stem_channels, merged, 1, act_cfg=relu)
         self.depthwise_conv = ConvNormAct(merged, merged, 3, 2, groups=merged)
         self.linear_conv = ConvNormAct(merged, out_channels, 1, act_cfg=relu)
+        self.split = split
         self.out_channels = out_channels
+
+    def supports_cpu_kernel(self) -> bool:
+        """Whether this stem is in the form ``torch.ops.mmpose_litehrnet.stem`` computes:
+        biased convolutions (as built), each with its ReLU but the depthwise one."""
+        return is_kernel_conv_act(self.conv1, 3, 2, relu=True, depthwise=False) \
+            and is_kernel_conv_act(self.expand_conv, 1, relu=True) \
+            and is_kernel_conv_act(self.depthwise_conv, 3, 2) \
+            and is_kernel_conv_act(self.linear_conv, 1, relu=True)
+
+    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
+        return [(block.conv, name) for block in self for name in ('weight', 'bias')]
+
+    def _passed(self) -> int:
+        """How many of ``conv1``'s channels ``expand_conv`` passes through: ``split``
+        while its weights keep the identity rows and zero blocks :meth:`from_stem` made
+        (else 0: the kernel multiplies every row)."""
+        weight, bias, split = self.expand_conv.conv.weight[..., 0, 0], \
+            self.expand_conv.conv.bias, self.split
+        eye = torch.eye(split, dtype=weight.dtype, device=weight.device)
+        kept = torch.equal(weight[:split, :split], eye) and not weight[:split, split:].any() \
+            and not weight[split:, :split].any() and not bias[:split].any()
+        return split if kept else 0
+
+    def _kernel_operands(self) -> list:
+        """The kernel's operands: the convolutions', the expansion's without the rows
+        and columns of the channels it passes through, and how many those are."""
+        passed = self._passed()
+        expand = self.expand_conv.conv
+        return [[*conv_operands(self.conv1.conv),
+                 *dense_operands(expand.weight[passed:, passed:], expand.bias[passed:]),
+                 *conv_operands(self.depthwise_conv.conv),
+                 *conv_operands(self.linear_conv.conv)], passed]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.cpu_kernel and runs_cpu_kernels([x]):
+            operands, passed = self.kernel_operands()
+            return torch.ops.mmpose_litehrnet.stem(x, operands, passed, self.out_channels)
+        return super().forward(x)
 
     @staticmethod
     def mergeable(stem: Stem) -> bool:

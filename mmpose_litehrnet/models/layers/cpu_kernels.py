@@ -27,8 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'conv_operands',
-           'cpu_kernels_available', 'is_kernel_conv', 'runs_cpu_kernels']
+__all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'conv_operands', 'dense_operands',
+           'cpu_kernels_available', 'is_kernel_conv', 'is_kernel_conv_act', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
@@ -98,39 +98,77 @@ def cpu_kernels_available() -> bool:
 
 
 def _register_fakes() -> None:
-    """Shapes for ``torch.compile``: every output is shaped like an input."""
+    """Shapes for ``torch.compile``."""
 
     def like_inputs(xs: List[Tensor], *args) -> List[Tensor]:
         return [torch.empty_like(x, memory_format=torch.channels_last) for x in xs]
+
+    def new(x: Tensor, c: int, h: int, w: int) -> Tensor:
+        return x.new_empty((x.shape[0], c, h, w)).contiguous(memory_format=torch.channels_last)
+
+    def stem(x: Tensor, params: List[Tensor], passed: int, out_channels: int) -> Tensor:
+        return new(x, out_channels, (x.shape[2] - 1) // 4 + 1, (x.shape[3] - 1) // 4 + 1)
+
+    def separable(x: Tensor, stride: int, out_channels: int, *args) -> Tensor:
+        return new(x, out_channels, (x.shape[2] - 1) // stride + 1,
+                   (x.shape[3] - 1) // stride + 1)
+
+    def head(xs: List[Tensor], params: List[Tensor]) -> List[Tensor]:
+        return [new(x, xs[max(k - 1, 0)].shape[1], x.shape[2], x.shape[3])
+                for k, x in enumerate(xs)]
 
     for op in ('conditional_channel_weighting', 'multi_resolution_fusion'):
         torch.library.register_fake(f'mmpose_litehrnet::{op}')(like_inputs)
     torch.library.register_fake('mmpose_litehrnet::shuffle_unit')(
         lambda x, *args: torch.empty_like(x, memory_format=torch.channels_last))
+    for op, fake in (('stem', stem), ('depthwise_separable', separable),
+                     ('iterative_head', head)):
+        torch.library.register_fake(f'mmpose_litehrnet::{op}')(fake)
 
 
-def is_kernel_conv(conv: nn.Module, kernel_size: int, stride: int = 1) -> bool:
+def is_kernel_conv(conv: nn.Module, kernel_size: int, stride: int = 1,
+                   depthwise: Optional[bool] = None) -> bool:
     """Whether ``conv`` is a convolution the kernels compute: a plain biased one (its
     norm folded) with that square kernel and stride, padded to keep
-    ``ceil(H / stride)``, depthwise when 3x3 and dense when 1x1."""
+    ``ceil(H / stride)``; depthwise or dense as ``depthwise`` says (by default depthwise
+    when 3x3 and dense when 1x1)."""
+    if depthwise is None:
+        depthwise = kernel_size == 3
     return isinstance(conv, nn.Conv2d) and conv.bias is not None \
         and conv.kernel_size == (kernel_size, kernel_size) and conv.stride == (stride, stride) \
         and conv.padding == (kernel_size // 2, ) * 2 and conv.dilation == (1, 1) \
         and conv.padding_mode == 'zeros' \
-        and conv.groups == (conv.in_channels if kernel_size == 3 else 1) \
-        and (kernel_size == 1 or conv.out_channels == conv.in_channels)
+        and (conv.groups == conv.in_channels == conv.out_channels if depthwise
+             else conv.groups == 1)
+
+
+def is_kernel_conv_act(block: nn.Module, kernel_size: int, stride: int = 1, relu: bool = False,
+                       depthwise: Optional[bool] = None) -> bool:
+    """Whether ``block`` is a conv-norm-act block with its norm folded that the kernels
+    compute: a convolution as :func:`is_kernel_conv` says, then a ReLU when ``relu``,
+    nothing else."""
+    return isinstance(block, nn.Sequential) and len(block) == 1 + relu \
+        and is_kernel_conv(block[0], kernel_size, stride, depthwise) \
+        and (not relu or type(block[1]) is nn.ReLU)
+
+
+def dense_operands(weight: Tensor, bias: Tensor) -> List[Tensor]:
+    """A dense convolution's (C_out, C_in, k, k) weight and its bias as the kernels take
+    them: a matrix product over its windows, the (k * k * C_in, C_out) transposed weight
+    with rows in (ky, kx, c) order, and the bias, zero-padded to whole vectors along
+    C_out."""
+    weight = weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0])
+    pad = -weight.shape[1] % LANES
+    return [F.pad(weight, (0, pad)).contiguous(), F.pad(bias, (0, pad)).contiguous()]
 
 
 def conv_operands(conv: nn.Conv2d) -> List[Tensor]:
     """A convolution's weight and bias as the kernels take them (see
-    :func:`is_kernel_conv`). A 1x1 one is a matrix product: the (C_in, C_out) transposed
-    weight and the bias, zero-padded to whole vectors along C_out. A 3x3 depthwise one:
-    the (9, C) tap-major weight and the bias."""
-    weight, bias = conv.weight.flatten(1).t(), conv.bias
+    :func:`is_kernel_conv`): a dense one's as :func:`dense_operands` gives them; a 3x3
+    depthwise one's as the (9, C) tap-major weight and the bias."""
     if conv.groups == 1:
-        pad = -weight.shape[1] % LANES
-        weight, bias = F.pad(weight, (0, pad)), F.pad(bias, (0, pad))
-    return [weight.contiguous(), bias.contiguous()]
+        return dense_operands(conv.weight, conv.bias)
+    return [conv.weight.flatten(1).t().contiguous(), conv.bias.contiguous()]
 
 
 def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
