@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 using at::Tensor;
@@ -41,19 +42,42 @@ inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
 
 inline Vec relu(Vec v) { return v > 0.f ? v : splat(0.f); }
 
+// A float array left uninitialized (a std::vector<float> is zeroed first: one more pass
+// over memory, which is what the kernels are bound by). resize() does not keep values.
+class Buffer {
+ public:
+  Buffer() = default;
+  explicit Buffer(int64_t n) { resize(n); }
+  void resize(int64_t n) {
+    if (n > size_) {
+      data_.reset(new float[n]);
+      size_ = n;
+    }
+  }
+  float* data() { return data_.get(); }
+  const float* data() const { return data_.get(); }
+  float& operator[](int64_t i) { return data_[i]; }
+
+ private:
+  std::unique_ptr<float[]> data_;
+  int64_t size_ = 0;
+};
+
 inline float sigmoid(float v) { return 1.f / (1.f + std::exp(-v)); }
 
 inline int64_t grain(int64_t work_per_item, int64_t target = 4096) {
   return std::max<int64_t>(1, target / std::max<int64_t>(1, work_per_item));
 }
 
-// Rows p0 .. p0 + NP of out = bias + X @ WT for the outputs n0 .. n0 + kLanes * NV
-// (fewer at the end of N), added to out when accumulate, ReLU first when relu. WT and
-// bias are padded with zeros to ldw, a multiple of kLanes.
+// What a matrix product does with its result a (bias included) before storing it.
+enum class Epilogue { kStore, kRelu, kAdd, kTwice };  // a, relu(a), out + a, a + a
+
+// Rows p0 .. p0 + NP of out = epilogue(bias + X @ WT) for the outputs n0 .. n0 + kLanes
+// * NV (fewer at the end of N). WT and bias are padded with zeros to ldw, a multiple of
+// kLanes.
 template <int NP, int NV>
 void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
-                    const float* bias, int64_t N, int64_t n0, float* out, bool relu_out,
-                    bool accumulate) {
+                    const float* bias, int64_t N, int64_t n0, float* out, Epilogue e) {
   Vec acc[NP][NV];
   for (int v = 0; v < NV; ++v) {
     const Vec b = load(bias + n0 + kLanes * v);
@@ -70,37 +94,38 @@ void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int6
   }
   for (int r = 0; r < NP; ++r)
     for (int v = 0; v < NV; ++v) {
-      Vec a = relu_out ? relu(acc[r][v]) : acc[r][v];
+      Vec a = acc[r][v];
+      if (e == Epilogue::kRelu) a = relu(a);
+      if (e == Epilogue::kTwice) a = a + a;
       float* o = out + (p0 + r) * N + n0 + kLanes * v;
       const int64_t n = N - n0 - kLanes * v;
       if (n >= kLanes) {
-        store(o, accumulate ? a + load(o) : a);
+        store(o, e == Epilogue::kAdd ? a + load(o) : a);
       } else {
-        for (int64_t i = 0; i < n; ++i) o[i] = accumulate ? o[i] + a[i] : a[i];
+        for (int64_t i = 0; i < n; ++i) o[i] = e == Epilogue::kAdd ? o[i] + a[i] : a[i];
       }
     }
 }
 
 template <int NP>
 void pointwise_rows(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
-                    const float* bias, int64_t N, float* out, bool relu_out,
-                    bool accumulate) {
+                    const float* bias, int64_t N, float* out, Epilogue e) {
   int64_t n0 = 0;
   for (; N - n0 > 2 * kLanes; n0 += 3 * kLanes)
-    pointwise_tile<NP, 3>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+    pointwise_tile<NP, 3>(X, p0, K, WT, ldw, bias, N, n0, out, e);
   if (N - n0 > kLanes)
-    pointwise_tile<NP, 2>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+    pointwise_tile<NP, 2>(X, p0, K, WT, ldw, bias, N, n0, out, e);
   else if (N - n0 > 0)
-    pointwise_tile<NP, 1>(X, p0, K, WT, ldw, bias, N, n0, out, relu_out, accumulate);
+    pointwise_tile<NP, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
 }
 
 inline int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
-// A 1x1 convolution over P pixels: out[p, :N] (+)= act(bias + X[p, :K] @ WT), with WT
-// the (K, N) transposed weight, its rows and the bias padded with zeros to whole
-// vectors (padded(N)), so that the inner loop loads no partial vector.
+// A 1x1 convolution over P pixels: out[p, :N] = e(bias + X[p, :K] @ WT), with WT the
+// (K, N) transposed weight, its rows and the bias padded with zeros to whole vectors
+// (padded(N)), so that the inner loop loads no partial vector.
 void pointwise(const float* X, int64_t P, int64_t K, const float* WT, const float* bias,
-               int64_t N, float* out, bool relu_out, bool accumulate) {
+               int64_t N, float* out, Epilogue e) {
   constexpr int64_t rows = 4;
   const int64_t ldw = padded(N);
   at::parallel_for(0, (P + rows - 1) / rows, grain(rows * K * ldw / kLanes, 8192),
@@ -108,10 +133,9 @@ void pointwise(const float* X, int64_t P, int64_t K, const float* WT, const floa
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t p0 = b * rows;
       if (P - p0 >= rows) {
-        pointwise_rows<rows>(X, p0, K, WT, ldw, bias, N, out, relu_out, accumulate);
+        pointwise_rows<rows>(X, p0, K, WT, ldw, bias, N, out, e);
       } else {
-        for (int64_t p = p0; p < P; ++p)
-          pointwise_rows<1>(X, p, K, WT, ldw, bias, N, out, relu_out, accumulate);
+        for (int64_t p = p0; p < P; ++p) pointwise_rows<1>(X, p, K, WT, ldw, bias, N, out, e);
       }
     }
   });
@@ -170,20 +194,6 @@ void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const f
   });
 }
 
-// y (H, W, C) += nearest upsampling of s (H >> f, W >> f, C).
-void add_upsampled(float* y, int64_t H, int64_t W, int64_t C, const float* s, int64_t f) {
-  const int64_t w = W >> f;
-  at::parallel_for(0, H, grain(W * C, 8192), [&](int64_t b0, int64_t b1) {
-    for (int64_t yy = b0; yy < b1; ++yy)
-      for (int64_t xx = 0; xx < W; ++xx) {
-        float* o = y + (yy * W + xx) * C;
-        const float* a = s + ((yy >> f) * w + (xx >> f)) * C;
-#pragma omp simd
-        for (int64_t c = 0; c < C; ++c) o[c] += a[c];
-      }
-  });
-}
-
 // Depthwise 3x3 convolution, stride 1, padding 1, with bias, of t, the (H + 2, W + 2,
 // C) input zero-padded by one pixel: the weights tiled along a row, so that each output
 // row is nine multiply-adds over whole rows of pixels x channels. out is (H, W, C); sums,
@@ -191,7 +201,7 @@ void add_upsampled(float* y, int64_t H, int64_t W, int64_t C, const float* s, in
 void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const float* w9,
                        const float* bias, float* out, float* sums) {
   const int64_t L = W * C, PL = (W + 2) * C;
-  std::vector<float> taps(9 * L), row_bias(L);
+  Buffer taps(9 * L), row_bias(L);
   for (int64_t tap = 0; tap < 9; ++tap)
     for (int64_t ox = 0; ox < W; ++ox)
       std::copy(w9 + tap * C, w9 + (tap + 1) * C, taps.data() + tap * L + ox * C);
@@ -219,11 +229,11 @@ void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const fl
 // A zero-padded (H + 2, W + 2, C) copy of an image: fill(y, row) writes row y's W * C
 // values (the input of depthwise_stride1).
 template <typename F>
-std::vector<float> padded_image(int64_t H, int64_t W, int64_t C, const F& fill) {
+Buffer padded_image(int64_t H, int64_t W, int64_t C, const F& fill) {
   const int64_t PL = (W + 2) * C;
-  std::vector<float> t((H + 2) * PL);
-  std::fill(t.begin(), t.begin() + PL, 0.f);
-  std::fill(t.end() - PL, t.end(), 0.f);
+  Buffer t((H + 2) * PL);
+  std::fill(t.data(), t.data() + PL, 0.f);
+  std::fill(t.data() + (H + 1) * PL, t.data() + (H + 2) * PL, 0.f);
   for (int64_t y = 0; y < H; ++y) {
     float* row = t.data() + (y + 1) * PL + C;
     std::fill(row - C, row, 0.f);
@@ -241,10 +251,10 @@ void separable(const float* in, int64_t H, int64_t W, int64_t C, int64_t stride,
                const float* dw, const float* dw_bias, const float* WT, const float* bias,
                int64_t C_out, float* out) {
   const int64_t OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1;
-  std::vector<float> d(OH * OW * C);
+  Buffer d(OH * OW * C);
   if (stride == 1) depthwise_stride1(in, H, W, C, dw, dw_bias, d.data(), nullptr);
   else depthwise_stride2(in, H, W, C, dw, dw_bias, d.data());
-  pointwise(d.data(), OH * OW, C, WT, bias, C_out, out, true, false);
+  pointwise(d.data(), OH * OW, C, WT, bias, C_out, out, Epilogue::kRelu);
 }
 
 // Source rows (or columns) and weights of a bilinear resize with align_corners=True
@@ -358,7 +368,7 @@ std::vector<Tensor> conditional_channel_weighting(
   }
   std::vector<Tensor> outs;
   for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, 2 * C[k], H[k], W[k], xs[k]));
-  std::vector<float> pooled(hw * S), mlp(hw * hidden);
+  Buffer pooled(hw * S), mlp(hw * hidden);
   Tensor weights = at::empty({hw, S}, xs[0].options());
   for (int64_t n = 0; n < N; ++n) {
     // Cross-resolution weighting: every second half average-pooled to the smallest size.
@@ -366,9 +376,9 @@ std::vector<Tensor> conditional_channel_weighting(
       const int64_t Ck = C[k], c2 = 2 * Ck, Wk = W[k], fy = H[k] / h, fx = Wk / w;
       const float* x = xs[k].data_ptr<float>() + n * H[k] * Wk * c2;
       const float scale = 1.f / (fy * fx);
-      std::vector<float> row(w * Ck);
+      Buffer row(w * Ck);
       for (int64_t py = 0; py < h; ++py) {
-        std::fill(row.begin(), row.end(), 0.f);
+        std::fill(row.data(), row.data() + w * Ck, 0.f);
         for (int64_t iy = py * fy; iy < (py + 1) * fy; ++iy)
           for (int64_t ix = 0; ix < Wk; ++ix) {
             const float* src = x + (iy * Wk + ix) * c2 + Ck;
@@ -384,20 +394,18 @@ std::vector<Tensor> conditional_channel_weighting(
       }
     });
     pointwise(pooled.data(), hw, S, cw1t.data_ptr<float>(), cb1.data_ptr<float>(), hidden,
-              mlp.data(), true, false);
+              mlp.data(), Epilogue::kRelu);
     pointwise(mlp.data(), hw, hidden, cw2t.data_ptr<float>(), cb2.data_ptr<float>(), S,
-              weights.data_ptr<float>(), false, false);
+              weights.data_ptr<float>(), Epilogue::kStore);
     weights.sigmoid_();
     const float* A = weights.data_ptr<float>();
     per_branch(B, [&](int64_t k) {
       const int64_t Ck = C[k], c2 = 2 * Ck, Hk = H[k], Wk = W[k];
-      const int64_t fy = Hk / h, fx = Wk / w, L = Wk * Ck, PL = (Wk + 2) * Ck;
+      const int64_t fy = Hk / h, fx = Wk / w, L = Wk * Ck;
       const float* x = xs[k].data_ptr<float>() + n * Hk * Wk * c2;
       float* out = outs[k].data_ptr<float>() + n * Hk * Wk * c2;
       // The weighted second half, zero-padded by one pixel on every side.
-      std::vector<float> t((Hk + 2) * PL, 0.f), d(Hk * L), sums(L, 0.f);
-      for (int64_t iy = 0; iy < Hk; ++iy) {
-        float* trow = t.data() + (iy + 1) * PL + Ck;
+      Buffer t = padded_image(Hk, Wk, Ck, [&](int64_t iy, float* trow) {
         const float* arow = A + (iy / fy) * w * S + off[k];
         for (int64_t ix = 0; ix < Wk; ++ix) {
           const float* src = x + (iy * Wk + ix) * c2 + Ck;
@@ -406,7 +414,9 @@ std::vector<Tensor> conditional_channel_weighting(
 #pragma omp simd
           for (int64_t c = 0; c < Ck; ++c) dst[c] = src[c] * a[c];
         }
-      }
+      });
+      Buffer d(Hk * L);
+      std::vector<float> sums(L, 0.f);
       // Depthwise 3x3; its row sums feed the spatial weighting's average.
       depthwise_stride1(t.data(), Hk, Wk, Ck, dw_weights[k].data_ptr<float>(),
                         dw_biases[k].data_ptr<float>(), d.data(), sums.data());
@@ -484,17 +494,14 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
   auto param = [&](int64_t q) { return params[q].data_ptr<float>(); };
   std::vector<Tensor> outs;
   for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, C[k], H[k], W[k], xs[k]));
-  std::vector<float> low, step_in, step_out;
+  // low[i][j], j > i: branch j's product for output i, before its upsampling.
+  std::vector<std::vector<Buffer>> low(B);
+  for (auto& row : low) row.resize(B);
+  Buffer z0(H[0] * W[0] * C[0]), step_in, step_out;
   for (int64_t n = 0; n < N; ++n) {
     auto input = [&](int64_t k) { return xs[k].data_ptr<float>() + n * H[k] * W[k] * C[k]; };
     auto output = [&](int64_t k) { return outs[k].data_ptr<float>() + n * H[k] * W[k] * C[k]; };
-    auto upsampled = [&](float* y, int64_t i, int64_t j) {
-      const int64_t q = first[i][j];
-      low.resize(H[j] * W[j] * C[i]);
-      pointwise(input(j), H[j] * W[j], C[j], param(q), param(q + 1), C[i], low.data(), false, false);
-      add_upsampled(y, H[i], W[i], C[i], low.data(), j - i);
-    };
-    auto downsampled = [&](float* y, const float* src, int64_t i, int64_t j, bool accumulate) {
+    auto downsampled = [&](float* y, const float* src, int64_t i, int64_t j, Epilogue e) {
       int64_t q = first[i][j], h = H[j], w = W[j];
       const int64_t c = C[j];
       for (int64_t s = 0; s < i - j; ++s, q += 4) {
@@ -502,45 +509,54 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
         step_out.resize(oh * ow * c);
         depthwise_stride2(src, h, w, c, param(q), param(q + 1), step_out.data());
         if (s == i - j - 1) {
-          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), C[i], y, false, accumulate);
+          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), C[i], y, e);
         } else {
           step_in.resize(oh * ow * c);
-          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), c, step_in.data(), true, false);
+          pointwise(step_out.data(), oh * ow, c, param(q + 2), param(q + 3), c, step_in.data(),
+                    Epilogue::kRelu);
           src = step_in.data();
         }
         h = oh;
         w = ow;
       }
     };
-    float* z0 = output(0);
-    const float* x0 = input(0);
-    const int64_t len0 = H[0] * W[0] * C[0];
+    // out = relu(a + b + the upsampled low[i][j > i]), pre = the sum before the ReLU.
+    auto sum_and_relu = [&](int64_t i, const float* a, const float* b, float* pre, float* out) {
+      const int64_t c = C[i], w = W[i];
+      at::parallel_for(0, H[i], grain(w * c * B, 8192), [&](int64_t y0, int64_t y1) {
+        for (int64_t y = y0; y < y1; ++y)
+          for (int64_t x = 0; x < w; ++x) {
+            const int64_t p = (y * w + x) * c;
+            float* o = out + p;
+            float* z = pre == nullptr ? o : pre + p;
 #pragma omp simd
-    for (int64_t e = 0; e < len0; ++e) z0[e] = x0[e] + x0[e];
-    for (int64_t j = 1; j < B; ++j) upsampled(z0, 0, j);
+            for (int64_t e = 0; e < c; ++e) z[e] = a[p + e] + b[p + e];
+            for (int64_t j = i + 1; j < B; ++j) {
+              const int64_t f = j - i;
+              const float* l = low[i][j].data() + ((y >> f) * W[j] + (x >> f)) * c;
+#pragma omp simd
+              for (int64_t e = 0; e < c; ++e) z[e] += l[e];
+            }
+#pragma omp simd
+            for (int64_t e = 0; e < c; ++e) o[e] = std::max(z[e], 0.f);
+          }
+      });
+    };
+    for (int64_t j = 1; j < B; ++j)
+      for (int64_t i = 0; i < j; ++i) {
+        low[i][j].resize(H[j] * W[j] * C[i]);
+        pointwise(input(j), H[j] * W[j], C[j], param(first[i][j]), param(first[i][j] + 1), C[i],
+                  low[i][j].data(), Epilogue::kStore);
+      }
+    // The released order of additions: z0 = x0 + x0 + the upsampled paths; output i > 0
+    // = path(z0) + path(z0) + the paths from the higher branches + x_i + the upsampled
+    // paths.
+    sum_and_relu(0, input(0), input(0), z0.data(), output(0));
     for (int64_t i = 1; i < B; ++i) {
       float* y = output(i);
-      const int64_t len = H[i] * W[i] * C[i];
-      downsampled(y, z0, i, 0, false);
-#pragma omp simd
-      for (int64_t e = 0; e < len; ++e) y[e] += y[e];
-      for (int64_t j = 1; j < B; ++j) {
-        if (j == i) {
-          const float* x = input(i);
-#pragma omp simd
-          for (int64_t e = 0; e < len; ++e) y[e] += x[e];
-        } else if (j > i) {
-          upsampled(y, i, j);
-        } else {
-          downsampled(y, input(j), i, j, true);
-        }
-      }
-    }
-    for (int64_t k = 0; k < B; ++k) {
-      float* y = output(k);
-      const int64_t len = H[k] * W[k] * C[k];
-#pragma omp simd
-      for (int64_t e = 0; e < len; ++e) y[e] = std::max(y[e], 0.f);
+      downsampled(y, z0.data(), i, 0, Epilogue::kTwice);
+      for (int64_t j = 1; j < i; ++j) downsampled(y, input(j), i, j, Epilogue::kAdd);
+      sum_and_relu(i, y, input(i), nullptr, y);
     }
   }
   return outs;
@@ -564,20 +580,18 @@ Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
   check_operand(b2, {padded(C)}, op);
   TORCH_CHECK(x.size(1) == 2 * C, op, ": expected an even number of channels");
   Tensor out = empty_channels_last(N, 2 * C, H, W, x);
-  const int64_t PL = (W + 2) * C;
-  std::vector<float> second(P * C), padded_in((H + 2) * PL, 0.f), mid(P * C), last(P * C);
+  Buffer second(P * C), mid(P * C), last(P * C);
   for (int64_t n = 0; n < N; ++n) {
     const float* xn = x.data_ptr<float>() + n * P * 2 * C;
     float* on = out.data_ptr<float>() + n * P * 2 * C;
     for (int64_t p = 0; p < P; ++p) std::copy(xn + p * 2 * C + C, xn + (p + 1) * 2 * C, &second[p * C]);
-    pointwise(second.data(), P, C, w1t.data_ptr<float>(), b1.data_ptr<float>(), C, mid.data(),
-              true, false);
-    for (int64_t y = 0; y < H; ++y)
-      std::copy(&mid[y * W * C], &mid[(y + 1) * W * C], &padded_in[(y + 1) * PL + C]);
+    pointwise(second.data(), P, C, w1t.data_ptr<float>(), b1.data_ptr<float>(), C, mid.data(), Epilogue::kRelu);
+    const Buffer padded_in = padded_image(H, W, C, [&](int64_t y, float* row) {
+      std::copy(&mid[y * W * C], &mid[(y + 1) * W * C], row);
+    });
     depthwise_stride1(padded_in.data(), H, W, C, dw.data_ptr<float>(), dw_bias.data_ptr<float>(),
                       second.data(), nullptr);
-    pointwise(second.data(), P, C, w2t.data_ptr<float>(), b2.data_ptr<float>(), C, last.data(),
-              true, false);
+    pointwise(second.data(), P, C, w2t.data_ptr<float>(), b2.data_ptr<float>(), C, last.data(), Epilogue::kRelu);
     for (int64_t p = 0; p < P; ++p)
       interleave(on + p * 2 * C, xn + p * 2 * C, &last[p * C], nullptr, C);
   }
@@ -612,14 +626,13 @@ Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t pass
   const int64_t H1 = (H - 1) / 2 + 1, W1 = (W - 1) / 2 + 1;
   const int64_t H2 = (H1 - 1) / 2 + 1, W2 = (W1 - 1) / 2 + 1;
   Tensor out = empty_channels_last(N, C3, H2, W2, x);
-  std::vector<float> expanded(H1 * W1 * C2), d(H2 * W2 * C2);
+  Buffer expanded(H1 * W1 * C2), d(H2 * W2 * C2);
   for (int64_t n = 0; n < N; ++n) {
     const float* xn = x.data_ptr<float>() + n * H * W * C_in;
     // The first two convolutions, an output row at a time (it stays in cache): the
     // first one's 3x3 x C_in windows as the rows of a matrix product.
     at::parallel_for(0, H1, 1, [&](int64_t b0, int64_t b1) {
-      std::vector<float> windows(W1 * K), first(W1 * C1), rest(W1 * (C1 - passed)),
-          expansion(W1 * E);
+      Buffer windows(W1 * K), first(W1 * C1), rest(W1 * (C1 - passed)), expansion(W1 * E);
       for (int64_t oy = b0; oy < b1; ++oy) {
         for (int64_t ky = 0; ky < 3; ++ky) {
           const int64_t iy = 2 * oy - 1 + ky;
@@ -638,11 +651,10 @@ Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t pass
             }
           }
         }
-        pointwise(windows.data(), W1, K, param(0), param(1), C1, first.data(), true, false);
+        pointwise(windows.data(), W1, K, param(0), param(1), C1, first.data(), Epilogue::kRelu);
         for (int64_t ox = 0; ox < W1; ++ox)
           std::copy(&first[ox * C1 + passed], &first[(ox + 1) * C1], &rest[ox * (C1 - passed)]);
-        pointwise(rest.data(), W1, C1 - passed, param(2), param(3), E, expansion.data(), true,
-                  false);
+        pointwise(rest.data(), W1, C1 - passed, param(2), param(3), E, expansion.data(), Epilogue::kRelu);
         float* row = expanded.data() + oy * W1 * C2;
         for (int64_t ox = 0; ox < W1; ++ox) {
           std::copy(&first[ox * C1], &first[ox * C1 + passed], row + ox * C2);
@@ -652,7 +664,7 @@ Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t pass
     });
     depthwise_stride2(expanded.data(), H1, W1, C2, param(4), param(5), d.data());
     pointwise(d.data(), H2 * W2, C2, param(6), param(7), C3,
-              out.data_ptr<float>() + n * H2 * W2 * C3, true, false);
+              out.data_ptr<float>() + n * H2 * W2 * C3, Epilogue::kRelu);
   }
   return out;
 }
@@ -675,7 +687,7 @@ Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_chan
   Tensor out = empty_channels_last(N, D, OH, OW, x);
   for (int64_t n = 0; n < N; ++n) {
     const float* xn = x.data_ptr<float>() + n * H * W * C;
-    std::vector<float> t;
+    Buffer t;
     if (stride == 1)
       t = padded_image(H, W, C, [&](int64_t y, float* row) {
         std::copy(xn + y * W * C, xn + (y + 1) * W * C, row);
@@ -712,7 +724,7 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
     for (int64_t s = 0; s < B; ++s) {
       const int64_t k = B - 1 - s, C = xs[k].size(1), H = xs[k].size(2), W = xs[k].size(3);
       const float* x = xs[k].data_ptr<float>() + n * H * W * C;
-      std::vector<float> t;
+      Buffer t;
       if (s == 0) {
         t = padded_image(H, W, C, [&](int64_t y, float* row) {
           std::copy(x + y * W * C, x + (y + 1) * W * C, row);
