@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <numeric>
 #include <vector>
 
 using at::Tensor;
@@ -57,6 +58,7 @@ class Buffer {
   float* data() { return data_.get(); }
   const float* data() const { return data_.get(); }
   float& operator[](int64_t i) { return data_[i]; }
+  float operator[](int64_t i) const { return data_[i]; }
 
  private:
   std::unique_ptr<float[]> data_;
@@ -194,36 +196,141 @@ void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const f
   });
 }
 
-// Depthwise 3x3 convolution, stride 1, padding 1, with bias, of t, the (H + 2, W + 2,
-// C) input zero-padded by one pixel: the weights tiled along a row, so that each output
-// row is nine multiply-adds over whole rows of pixels x channels. out is (H, W, C); sums,
-// if given, accumulates the sum of every output row (W * C).
-void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const float* w9,
-                       const float* bias, float* out, float* sums) {
-  const int64_t L = W * C, PL = (W + 2) * C;
-  Buffer taps(9 * L), row_bias(L);
-  for (int64_t tap = 0; tap < 9; ++tap)
-    for (int64_t ox = 0; ox < W; ++ox)
-      std::copy(w9 + tap * C, w9 + (tap + 1) * C, taps.data() + tap * L + ox * C);
-  for (int64_t ox = 0; ox < W; ++ox) std::copy(bias, bias + C, row_bias.data() + ox * C);
-  const float* tp[9];
-  for (int64_t tap = 0; tap < 9; ++tap) tp[tap] = taps.data() + tap * L;
-  const float* b = row_bias.data();
-  for (int64_t oy = 0; oy < H; ++oy) {
-    float* o = out + oy * L;
-    const float* r0 = t + oy * PL;
-    const float* r1 = r0 + PL;
-    const float* r2 = r1 + PL;
+// A 3x3 depthwise convolution's weights (9, C) tap-major and bias (C) repeated along
+// Q = lcm(C, kLanes) values (at most a row's W * C), so that each output row is nine
+// multiply-adds over runs of Q pixels x channels, with the weights in L1 cache.
+struct RowTaps {
+  int64_t C, L, Q;
+  Buffer taps, bias;
+  RowTaps(const float* w9, const float* b, int64_t W, int64_t C_)
+      : C(C_), L(W * C_), Q(std::min(L, C_ / std::gcd(C_, kLanes) * kLanes)), taps(9 * Q),
+        bias(Q) {
+    for (int64_t tap = 0; tap < 9; ++tap)
+      for (int64_t i = 0; i < Q; ++i) taps[tap * Q + i] = w9[tap * C + i % C];
+    for (int64_t i = 0; i < Q; ++i) bias[i] = b[i % C];
+  }
+  // Output row o (L values) of the depthwise convolution (stride 1, padding 1) from
+  // the input rows above, at and below it, each zero-padded by one pixel on both ends;
+  // sums, if given, accumulates it.
+  void row(const float* r0, const float* r1, const float* r2, float* o, float* sums) const {
+    const float* tp = taps.data();
+    const float* b = bias.data();
+    for (int64_t i0 = 0; i0 < L; i0 += Q) {  // Q divides W * C but at the end of a row
+      const int64_t n = std::min(Q, L - i0);
+      const float *a0 = r0 + i0, *a1 = r1 + i0, *a2 = r2 + i0;
+      float* out = o + i0;
 #pragma omp simd
-    for (int64_t i = 0; i < L; ++i)
-      o[i] = b[i] + tp[0][i] * r0[i] + tp[1][i] * r0[i + C] + tp[2][i] * r0[i + 2 * C] +
-             tp[3][i] * r1[i] + tp[4][i] * r1[i + C] + tp[5][i] * r1[i + 2 * C] +
-             tp[6][i] * r2[i] + tp[7][i] * r2[i + C] + tp[8][i] * r2[i + 2 * C];
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = b[i] + tp[i] * a0[i] + tp[Q + i] * a0[i + C] + tp[2 * Q + i] * a0[i + 2 * C] +
+                 tp[3 * Q + i] * a1[i] + tp[4 * Q + i] * a1[i + C] +
+                 tp[5 * Q + i] * a1[i + 2 * C] + tp[6 * Q + i] * a2[i] +
+                 tp[7 * Q + i] * a2[i + C] + tp[8 * Q + i] * a2[i + 2 * C];
+    }
     if (sums != nullptr) {
 #pragma omp simd
       for (int64_t i = 0; i < L; ++i) sums[i] += o[i];
     }
   }
+};
+
+// Weights (9, C) tap-major and bias (C) of a 3x3 depthwise convolution zero-padded to
+// Cp = padded(C) channels, for depthwise_row.
+struct PaddedTaps {
+  int64_t C, Cp;
+  std::vector<float> w9, bias;
+  PaddedTaps(const float* w, const float* b, int64_t C_)
+      : C(C_), Cp(padded(C_)), w9(9 * Cp, 0.f), bias(Cp, 0.f) {
+    for (int64_t tap = 0; tap < 9; ++tap) std::copy(w + tap * C, w + (tap + 1) * C, &w9[tap * Cp]);
+    std::copy(b, b + C, bias.begin());
+  }
+  // One output row (W pixels of Cp values) of the depthwise convolution (stride 1,
+  // padding 1) from the input rows above, at and below it (W + 2 pixels of Cp values:
+  // a zero pixel at both ends); sums, if given, accumulates its pixels (Cp values).
+  // Register-blocked: the nine taps of a vector of channels stay in registers while
+  // four output pixels at a time share the input loads of their windows.
+  void row(const float* r0, const float* r1, const float* r2, int64_t W, float* o,
+           float* sums) const {
+    for (int64_t cv = 0; cv < Cp; cv += kLanes) {
+      Vec t[9];
+      for (int k = 0; k < 9; ++k) t[k] = load(&w9[k * Cp + cv]);
+      const Vec b = load(&bias[cv]);
+      const float* rows[3] = {r0 + cv, r1 + cv, r2 + cv};
+      Vec s = splat(0.f);
+      int64_t ox = 0;
+      for (; ox + 4 <= W; ox += 4) {
+        Vec acc[4] = {b, b, b, b};
+        for (int r = 0; r < 3; ++r) {
+          Vec in[6];
+          for (int j = 0; j < 6; ++j) in[j] = load(rows[r] + (ox + j) * Cp);
+          for (int q = 0; q < 4; ++q)
+            acc[q] += t[3 * r] * in[q] + t[3 * r + 1] * in[q + 1] + t[3 * r + 2] * in[q + 2];
+        }
+        for (int q = 0; q < 4; ++q) {
+          store(o + (ox + q) * Cp + cv, acc[q]);
+          s += acc[q];
+        }
+      }
+      for (; ox < W; ++ox) {
+        Vec acc = b;
+        for (int r = 0; r < 3; ++r) {
+          const float* in = rows[r] + ox * Cp;
+          acc += t[3 * r] * load(in) + t[3 * r + 1] * load(in + Cp) + t[3 * r + 2] * load(in + 2 * Cp);
+        }
+        store(o + ox * Cp + cv, acc);
+        s += acc;
+      }
+      if (sums != nullptr) store(sums + cv, load(sums + cv) + s);
+    }
+  }
+};
+
+// Depthwise 3x3 convolution, stride 1, padding 1, with bias, of t, the (H + 2, W + 2,
+// C) input zero-padded by one pixel: (H, W, C) out.
+void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const float* w9,
+                       const float* bias, float* out) {
+  const RowTaps taps(w9, bias, W, C);
+  const int64_t PL = (W + 2) * C;
+  for (int64_t oy = 0; oy < H; ++oy)
+    taps.row(t + oy * PL, t + (oy + 1) * PL, t + (oy + 2) * PL, out + oy * taps.L, nullptr);
+}
+
+struct Band {
+  int64_t k, y0, y1;  // image k, rows y0 .. y1 - 1
+};
+
+// Each image k's rows[k] rows cut into bands of about total / pieces values
+// (row_work[k] per row), for balanced_for.
+std::vector<Band> bands(const std::vector<int64_t>& rows, const std::vector<int64_t>& row_work,
+                        int64_t pieces) {
+  int64_t total = 0;
+  for (size_t k = 0; k < rows.size(); ++k) total += rows[k] * row_work[k];
+  std::vector<Band> out;
+  for (size_t k = 0; k < rows.size(); ++k) {
+    const int64_t step = std::max<int64_t>(1, total / pieces / std::max<int64_t>(1, row_work[k]));
+    for (int64_t y = 0; y < rows[k]; y += step)
+      out.push_back({static_cast<int64_t>(k), y, std::min(rows[k], y + step)});
+  }
+  return out;
+}
+
+// Runs fn(band, i) for every band i, the bands split into contiguous runs of about
+// equal work (row_work[k] per row of image k), one run per thread.
+template <typename F>
+void balanced_for(const std::vector<Band>& items, const std::vector<int64_t>& row_work,
+                  const F& fn) {
+  int64_t total = 0;
+  for (const auto& b : items) total += (b.y1 - b.y0) * row_work[b.k];
+  const int64_t T = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), items.size()));
+  at::parallel_for(0, T, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t done = 0;
+      for (size_t i = 0; i < items.size(); ++i) {
+        const int64_t work = (items[i].y1 - items[i].y0) * row_work[items[i].k];
+        if ((done + work / 2) * T / std::max<int64_t>(1, total) == t) fn(items[i], i);
+        done += work;
+      }
+    }
+  });
 }
 
 // A zero-padded (H + 2, W + 2, C) copy of an image: fill(y, row) writes row y's W * C
@@ -252,7 +359,7 @@ void separable(const float* in, int64_t H, int64_t W, int64_t C, int64_t stride,
                int64_t C_out, float* out) {
   const int64_t OH = (H - 1) / stride + 1, OW = (W - 1) / stride + 1;
   Buffer d(OH * OW * C);
-  if (stride == 1) depthwise_stride1(in, H, W, C, dw, dw_bias, d.data(), nullptr);
+  if (stride == 1) depthwise_stride1(in, H, W, C, dw, dw_bias, d.data());
   else depthwise_stride2(in, H, W, C, dw, dw_bias, d.data());
   pointwise(d.data(), OH * OW, C, WT, bias, C_out, out, Epilogue::kRelu);
 }
@@ -308,18 +415,6 @@ Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Ten
   return at::empty({n, c, h, w}, like.options().memory_format(at::MemoryFormat::ChannelsLast));
 }
 
-// Runs fn(k) for every branch k, the first (largest) branch as one task and the others
-// as a second one: about half the work each for Lite-HRNet's branch widths.
-template <typename F>
-void per_branch(int64_t B, const F& fn) {
-  at::parallel_for(0, 2, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      if (t == 0) fn(0);
-      else for (int64_t k = 1; k < B; ++k) fn(k);
-    }
-  });
-}
-
 }  // namespace
 
 // One conditional channel weighting block of the deploy form (folded norms), all
@@ -370,14 +465,32 @@ std::vector<Tensor> conditional_channel_weighting(
   for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, 2 * C[k], H[k], W[k], xs[k]));
   Buffer pooled(hw * S), mlp(hw * hidden);
   Tensor weights = at::empty({hw, S}, xs[0].options());
+  // The work is cut into bands of rows across the branches, of about equal size, and
+  // the bands split between the threads (the first branch alone is about half).
+  const int64_t pieces = 8 * at::get_num_threads();
+  std::vector<int64_t> pool_rows(B, h), pool_work(B), row_work(B);
+  for (int64_t k = 0; k < B; ++k) {
+    pool_work[k] = H[k] / h * W[k] * C[k];
+    row_work[k] = W[k] * C[k];
+  }
+  const std::vector<Band> pool_bands = bands(pool_rows, pool_work, pieces);
+  const std::vector<Band> row_bands = bands(H, row_work, pieces);
+  std::vector<PaddedTaps> taps;
+  std::vector<Buffer> d;  // the depthwise outputs, channels padded to whole vectors
+  for (int64_t k = 0; k < B; ++k) {
+    taps.emplace_back(dw_weights[k].data_ptr<float>(), dw_biases[k].data_ptr<float>(), C[k]);
+    d.emplace_back(H[k] * W[k] * padded(C[k]));
+  }
+  std::vector<std::vector<float>> band_sums(row_bands.size());
   for (int64_t n = 0; n < N; ++n) {
+    auto input = [&](int64_t k) { return xs[k].data_ptr<float>() + n * H[k] * W[k] * 2 * C[k]; };
     // Cross-resolution weighting: every second half average-pooled to the smallest size.
-    per_branch(B, [&](int64_t k) {
-      const int64_t Ck = C[k], c2 = 2 * Ck, Wk = W[k], fy = H[k] / h, fx = Wk / w;
-      const float* x = xs[k].data_ptr<float>() + n * H[k] * Wk * c2;
+    balanced_for(pool_bands, pool_work, [&](const Band& band, size_t) {
+      const int64_t k = band.k, Ck = C[k], c2 = 2 * Ck, Wk = W[k], fy = H[k] / h, fx = Wk / w;
+      const float* x = input(k);
       const float scale = 1.f / (fy * fx);
       Buffer row(w * Ck);
-      for (int64_t py = 0; py < h; ++py) {
+      for (int64_t py = band.y0; py < band.y1; ++py) {
         std::fill(row.data(), row.data() + w * Ck, 0.f);
         for (int64_t iy = py * fy; iy < (py + 1) * fy; ++iy)
           for (int64_t ix = 0; ix < Wk; ++ix) {
@@ -399,33 +512,51 @@ std::vector<Tensor> conditional_channel_weighting(
               weights.data_ptr<float>(), Epilogue::kStore);
     weights.sigmoid_();
     const float* A = weights.data_ptr<float>();
-    per_branch(B, [&](int64_t k) {
-      const int64_t Ck = C[k], c2 = 2 * Ck, Hk = H[k], Wk = W[k];
-      const int64_t fy = Hk / h, fx = Wk / w, L = Wk * Ck;
-      const float* x = xs[k].data_ptr<float>() + n * Hk * Wk * c2;
-      float* out = outs[k].data_ptr<float>() + n * Hk * Wk * c2;
-      // The weighted second half, zero-padded by one pixel on every side.
-      Buffer t = padded_image(Hk, Wk, Ck, [&](int64_t iy, float* trow) {
+    // Depthwise 3x3 of the weighted second halves, a band of rows at a time: the input
+    // rows it reads (one more above and below) weighted into three zero-padded rows
+    // (channels padded to whole vectors), and its outputs summed for the spatial
+    // weighting's average.
+    for (size_t b = 0; b < row_bands.size(); ++b)
+      band_sums[b].assign(padded(C[row_bands[b].k]), 0.f);
+    balanced_for(row_bands, row_work, [&](const Band& band, size_t b) {
+      const int64_t k = band.k, Ck = C[k], c2 = 2 * Ck, Hk = H[k], Wk = W[k];
+      const int64_t fy = Hk / h, fx = Wk / w, Cp = padded(Ck), PL = (Wk + 2) * Cp;
+      const float* x = input(k);
+      std::vector<float> ring(3 * PL, 0.f);
+      auto slot = [&](int64_t y) { return ring.data() + (y + 3) % 3 * PL; };
+      auto weighted = [&](int64_t iy) {
+        float* dst = slot(iy) + Cp;
+        if (iy < 0 || iy >= Hk) {
+          std::fill(dst, dst + Wk * Cp, 0.f);
+          return;
+        }
         const float* arow = A + (iy / fy) * w * S + off[k];
         for (int64_t ix = 0; ix < Wk; ++ix) {
           const float* src = x + (iy * Wk + ix) * c2 + Ck;
           const float* a = arow + (ix / fx) * S;
-          float* dst = trow + ix * Ck;
+          float* out = dst + ix * Cp;
 #pragma omp simd
-          for (int64_t c = 0; c < Ck; ++c) dst[c] = src[c] * a[c];
+          for (int64_t c = 0; c < Ck; ++c) out[c] = src[c] * a[c];
         }
-      });
-      Buffer d(Hk * L);
-      std::vector<float> sums(L, 0.f);
-      // Depthwise 3x3; its row sums feed the spatial weighting's average.
-      depthwise_stride1(t.data(), Hk, Wk, Ck, dw_weights[k].data_ptr<float>(),
-                        dw_biases[k].data_ptr<float>(), d.data(), sums.data());
-      // Spatial weighting: global average, FC-ReLU, FC-sigmoid.
-      const int64_t hk = sw1t[k].size(1);
+      };
+      weighted(band.y0 - 1);
+      weighted(band.y0);
+      for (int64_t oy = band.y0; oy < band.y1; ++oy) {
+        weighted(oy + 1);
+        taps[k].row(slot(oy - 1), slot(oy), slot(oy + 1), Wk, d[k].data() + oy * Wk * Cp,
+                    band_sums[b].data());
+      }
+    });
+    // Spatial weighting: global average, FC-ReLU, FC-sigmoid.
+    std::vector<std::vector<float>> scales(B);
+    for (int64_t k = 0; k < B; ++k) {
+      const int64_t Ck = C[k], hk = sw1t[k].size(1);
       std::vector<float> mean(Ck, 0.f), hid(hk), scale(Ck);
-      for (int64_t ox = 0; ox < Wk; ++ox)
-        for (int64_t c = 0; c < Ck; ++c) mean[c] += sums[ox * Ck + c];
-      for (int64_t c = 0; c < Ck; ++c) mean[c] /= static_cast<float>(Hk * Wk);
+      for (size_t b = 0; b < row_bands.size(); ++b) {
+        if (row_bands[b].k != k) continue;
+        for (int64_t c = 0; c < Ck; ++c) mean[c] += band_sums[b][c];
+      }
+      for (int64_t c = 0; c < Ck; ++c) mean[c] /= static_cast<float>(H[k] * W[k]);
       const float* w1 = sw1t[k].data_ptr<float>();
       const float* w2 = sw2t[k].data_ptr<float>();
       const float* b1 = sb1[k].data_ptr<float>();
@@ -439,10 +570,16 @@ std::vector<Tensor> conditional_channel_weighting(
         for (int64_t c = 0; c < Ck; ++c) scale[c] += v * w2[j * Ck + c];
       }
       for (int64_t c = 0; c < Ck; ++c) scale[c] = sigmoid(scale[c]);
-      // Concatenation + channel shuffle: channel 2c is the first half's c, 2c + 1 the
-      // weighted branch's c.
-      for (int64_t p = 0; p < Hk * Wk; ++p)
-        interleave(out + p * c2, x + p * c2, d.data() + p * Ck, scale.data(), Ck);
+      scales[k] = std::move(scale);
+    }
+    // Concatenation + channel shuffle: channel 2c is the first half's c, 2c + 1 the
+    // weighted branch's c.
+    balanced_for(row_bands, row_work, [&](const Band& band, size_t) {
+      const int64_t k = band.k, Ck = C[k], c2 = 2 * Ck;
+      const float* x = input(k);
+      float* out = outs[k].data_ptr<float>() + n * H[k] * W[k] * c2;
+      for (int64_t p = band.y0 * W[k]; p < band.y1 * W[k]; ++p)
+        interleave(out + p * c2, x + p * c2, d[k].data() + p * padded(Ck), scales[k].data(), Ck);
     });
   }
   return outs;
@@ -590,7 +727,7 @@ Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
       std::copy(&mid[y * W * C], &mid[(y + 1) * W * C], row);
     });
     depthwise_stride1(padded_in.data(), H, W, C, dw.data_ptr<float>(), dw_bias.data_ptr<float>(),
-                      second.data(), nullptr);
+                      second.data());
     pointwise(second.data(), P, C, w2t.data_ptr<float>(), b2.data_ptr<float>(), C, last.data(), Epilogue::kRelu);
     for (int64_t p = 0; p < P; ++p)
       interleave(on + p * 2 * C, xn + p * 2 * C, &last[p * C], nullptr, C);
