@@ -46,6 +46,24 @@ inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
 
 inline Vec relu(Vec v) { return v > 0.f ? v : splat(0.f); }
 
+// 1 / (1 + exp(-v)) per lane: exp as 2^(integer part) times 2^(fraction part) by its
+// Taylor polynomial of degree 8 (relative error below 1e-7).
+inline Vec sigmoid(Vec v) {
+  typedef int32_t IVec __attribute__((vector_size(sizeof(Vec))));
+  Vec t = -v * 1.44269504f;  // -v / ln 2
+  t = t < -126.f ? splat(-126.f) : t;
+  t = t > 126.f ? splat(126.f) : t;
+  Vec whole = __builtin_convertvector(__builtin_convertvector(t, IVec), Vec);
+  whole = whole > t ? whole - 1.f : whole;  // floor
+  const Vec f = (t - whole) * 0.693147181f;  // 2^fraction = e^f
+  Vec p = splat(1.f / 40320.f);
+  for (float c : {1.f / 5040.f, 1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f}) p = p * f + c;
+  const IVec bits = (__builtin_convertvector(whole, IVec) + 127) << 23;
+  Vec scale;
+  __builtin_memcpy(&scale, &bits, sizeof(Vec));
+  return 1.f / (1.f + p * scale);
+}
+
 // Memory blocks of the kernels' outputs and scratch buffers, kept for reuse when freed
 // (up to kMaxCached bytes in all). A block freshly taken from the system costs a page
 // fault per 4 KiB page at its first use; PyTorch's CPU allocator caches nothing, and in
@@ -146,7 +164,7 @@ inline int64_t grain(int64_t work_per_item, int64_t target = 4096) {
 }
 
 // What a matrix product does with its result a (bias included) before storing it.
-enum class Epilogue { kStore, kRelu, kAdd, kTwice };  // a, relu(a), out + a, a + a
+enum class Epilogue { kStore, kRelu, kAdd, kTwice, kSigmoid };  // a, relu(a), out + a, a + a, sigmoid(a)
 
 // Rows p0 .. p0 + NP of out = epilogue(bias + X @ WT) for the outputs n0 .. n0 + kLanes
 // * NV (fewer at the end of N). WT and bias are padded with zeros to ldw, a multiple of
@@ -173,6 +191,7 @@ void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int6
       Vec a = acc[r][v];
       if (e == Epilogue::kRelu) a = relu(a);
       if (e == Epilogue::kTwice) a = a + a;
+      if (e == Epilogue::kSigmoid) a = sigmoid(a);
       float* o = out + (p0 + r) * N + n0 + kLanes * v;
       const int64_t n = N - n0 - kLanes * v;
       if (n >= kLanes) {
@@ -543,8 +562,7 @@ std::vector<Tensor> conditional_channel_weighting(
   }
   std::vector<Tensor> outs;
   for (int64_t k = 0; k < B; ++k) outs.push_back(empty_channels_last(N, 2 * C[k], H[k], W[k], xs[k]));
-  Buffer pooled(hw * S), mlp(hw * hidden);
-  Tensor weights = at::empty({hw, S}, xs[0].options());
+  Buffer pooled(hw * S), mlp(hw * hidden), weights(hw * S);
   // The work is cut into bands of rows across the branches, of about equal size, and
   // the bands split between the threads (the first branch alone is about half).
   const int64_t pieces = 8 * at::get_num_threads();
@@ -589,9 +607,8 @@ std::vector<Tensor> conditional_channel_weighting(
     pointwise(pooled.data(), hw, S, cw1t.data_ptr<float>(), cb1.data_ptr<float>(), hidden,
               mlp.data(), Epilogue::kRelu);
     pointwise(mlp.data(), hw, hidden, cw2t.data_ptr<float>(), cb2.data_ptr<float>(), S,
-              weights.data_ptr<float>(), Epilogue::kStore);
-    weights.sigmoid_();
-    const float* A = weights.data_ptr<float>();
+              weights.data(), Epilogue::kSigmoid);
+    const float* A = weights.data();
     // Depthwise 3x3 of the weighted second halves, a band of rows at a time: the input
     // rows it reads (one more above and below) weighted into three zero-padded rows
     // (channels padded to whole vectors), and its outputs summed for the spatial
