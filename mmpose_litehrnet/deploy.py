@@ -233,13 +233,19 @@ def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:
     a global Inductor setting (passed in ``torch.compile``'s ``options`` it is ignored,
     torch 2.14), so each call sets it for its own duration (a new input shape compiles
     again, with it). Compile once the weights are final: a frozen graph does not follow
-    later changes to them. The first call compiles (minutes: up to ~3 for Lite-HRNet-18's
-    deploy form on 2 cores, a cold cache; a C++ compiler is needed).
+    later changes to them. The deploy form's CPU kernels (where they build) are ops of
+    the compiled graph, their operands made from the weights first
+    (:func:`~mmpose_litehrnet.models.layers.make_kernel_operands`). The first call
+    compiles (about 40 s for Lite-HRNet-18's deploy form on 2 cores with the kernels, up
+    to ~3 minutes without them, a cold cache; a C++ compiler is needed).
 
     Shape:
         as ``model``
     """
     import torch._inductor.config as inductor_config
+
+    from .models.layers import make_kernel_operands
+    make_kernel_operands(model)
     compiled = torch.compile(model, options={'cpp_wrapper': True})
 
     def run(*args: Any, **kwargs: Any) -> Any:

@@ -447,22 +447,37 @@ def test_cuda_paths_trace_without_a_gpu(deploy, channels_last):
 @pytest.mark.slow
 def test_compile_for_cpu_inference_gives_the_eager_outputs():
     """The CPU inference compile (frozen weights, C++ wrapper) of the deploy form
-    computes what eager does; the small network keeps the compile to seconds."""
+    computes what eager does, and its graph calls the CPU kernels (where they build) as
+    eager does, with no graph break; the small network keeps the compile to seconds."""
     import torch._inductor.config as inductor_config
+    from torch.profiler import profile
 
     from mmpose_litehrnet.deploy import compile_for_cpu_inference
+    from mmpose_litehrnet.models.layers import cpu_kernels_available
+
+    def kernel_calls(fn, x):
+        with torch.no_grad(), profile() as prof:
+            out = fn(x)
+        return out, sum(e.name.startswith('mmpose_litehrnet::') for e in prof.events())
+
     model = _small_deployed_network()
     torch._dynamo.reset()
     compiled = compile_for_cpu_inference(model)
+    compiled(torch.randn(1, 3, 128, 96))  # the compile (its tracing calls the ops' fakes)
     for seed in (0, 1):
         x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(seed))
-        with torch.no_grad():
-            expected = model(x)
-        actual = compiled(x)
+        expected, eager_calls = kernel_calls(model, x)
+        actual, compiled_calls = kernel_calls(compiled, x)
+        assert compiled_calls == eager_calls and (eager_calls > 0) == cpu_kernels_available()
         assert len(actual) == len(expected) == 3
         for a, e in zip(actual, expected):
             torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
     assert not inductor_config.freezing  # set for the calls only
+    torch._dynamo.reset()
+    with torch.no_grad():
+        explanation = torch._dynamo.explain(model)(x)
+    torch._dynamo.reset()
+    assert explanation.graph_break_count == 0, explanation.break_reasons
 
 
 @pytest.mark.parametrize('shape', [(256, 192), (250, 190)])

@@ -13,7 +13,6 @@ from ..layers import (
     conv_operands,
     default_norm_cfg,
     is_kernel_conv,
-    runs_cpu_kernels,
 )
 from .cross_resolution_weighting import CrossResolutionWeighting
 from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
@@ -114,7 +113,7 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
                 list(sw.bias2.split(sw.channels))]
 
     def _runs_kernel(self, xs: Sequence[Tensor]) -> bool:
-        if not self.cpu_kernel or not runs_cpu_kernels(xs):
+        if not self.uses_cpu_kernel(xs):
             return False
         h, w = xs[-1].shape[-2:]
         return h > 0 and w > 0 and all(

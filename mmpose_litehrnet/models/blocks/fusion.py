@@ -13,7 +13,6 @@ from ..layers import (
     default_norm_cfg,
     is_exporting_onnx,
     is_kernel_conv,
-    runs_cpu_kernels,
 )
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
@@ -151,9 +150,9 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
 
     def forward_cpu_kernel(self, xs: List[Tensor]) -> Optional[List[Tensor]]:
         """``[relu(y) for y in self(xs)]`` as one kernel call, or None where the kernel
-        does not run (see :func:`~mmpose_litehrnet.models.layers.runs_cpu_kernels`) or
-        the branch sizes do not halve exactly."""
-        if not self.cpu_kernel or not runs_cpu_kernels(xs):
+        does not run (see :meth:`uses_cpu_kernel`) or the branch sizes do not halve
+        exactly."""
+        if not self.uses_cpu_kernel(xs):
             return None
         h, w = xs[0].shape[-2:]
         if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
@@ -260,7 +259,7 @@ class Transition(CPUKernelMixin, nn.ModuleList):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         last = self.num_inputs - 1
-        if self.cpu_kernel and runs_cpu_kernels(xs):
+        if self.uses_cpu_kernel(xs):
             return [xs[i] if operands is None else
                     torch.ops.mmpose_litehrnet.depthwise_separable(xs[min(i, last)], *operands)
                     for i, operands in enumerate(self.kernel_operands())]

@@ -10,7 +10,6 @@ from ..layers import (
     DepthwiseSeparableConv,
     conv_operands,
     is_kernel_conv_act,
-    runs_cpu_kernels,
     upsample_bilinear,
 )
 
@@ -64,7 +63,7 @@ class IterativeHead(CPUKernelMixin, nn.Module):
         return [t for conv in self._convs() for t in conv_operands(conv)]
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
-        if self.cpu_kernel and len(xs) == len(self.projects) and runs_cpu_kernels(xs):
+        if len(xs) == len(self.projects) and self.uses_cpu_kernel(xs):
             return torch.ops.mmpose_litehrnet.iterative_head(list(xs), self.kernel_operands())
         out: List[Tensor] = []
         for k, project in enumerate(self.projects):

@@ -13,7 +13,6 @@ from ..layers import (
     conv_operands,
     default_norm_cfg,
     is_kernel_conv_act,
-    runs_cpu_kernels,
 )
 
 __all__ = ['ShuffleUnit']
@@ -95,6 +94,6 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
         return concat_shuffle(first, self.branch2(second))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.cpu_kernel and runs_cpu_kernels([x]):
+        if self.uses_cpu_kernel([x]):
             return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())
         return checkpoint_if(self.with_cp, self._forward, x)

@@ -15,7 +15,6 @@ from ..layers import (
     default_norm_cfg,
     dense_operands,
     is_kernel_conv_act,
-    runs_cpu_kernels,
 )
 
 __all__ = ['MergedBranchStem', 'Stem']
@@ -171,7 +170,7 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
                  *conv_operands(self.linear_conv.conv)], passed]
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.cpu_kernel and runs_cpu_kernels([x]):
+        if self.uses_cpu_kernel([x]):
             operands, passed = self.kernel_operands()
             return torch.ops.mmpose_litehrnet.stem(x, operands, passed, self.out_channels)
         return super().forward(x)

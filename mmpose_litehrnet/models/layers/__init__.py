@@ -15,6 +15,7 @@ from .cpu_kernels import (
     dense_operands,
     is_kernel_conv,
     is_kernel_conv_act,
+    make_kernel_operands,
     runs_cpu_kernels,
 )
 from .deform_conv import GridSampleDeformConv2d, deform_conv2d
@@ -27,8 +28,8 @@ __all__ = [
     'CPUKernelMixin', 'ConvNormAct', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d',
     'NearestResize', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
     'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
-    'conv_operands', 'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d', 'dense_operands',
-    'folded_weighting_mlp', 'global_average', 'is_channels_last', 'is_exporting_onnx',
-    'is_kernel_conv', 'is_kernel_conv_act', 'mul_nearest', 'runs_cpu_kernels', 'upsample_bilinear',
-    'weighting_mlp'
+    'conv_operands', 'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d',
+    'dense_operands', 'folded_weighting_mlp', 'global_average', 'is_channels_last',
+    'is_exporting_onnx', 'is_kernel_conv', 'is_kernel_conv_act', 'make_kernel_operands',
+    'mul_nearest', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'conv_operands', 'dense_operands',
-           'cpu_kernels_available', 'is_kernel_conv', 'is_kernel_conv_act', 'runs_cpu_kernels']
+           'cpu_kernels_available', 'is_kernel_conv', 'is_kernel_conv_act',
+           'make_kernel_operands', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
@@ -172,12 +173,13 @@ def conv_operands(conv: nn.Conv2d) -> List[Tensor]:
 
 
 def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
-    """Whether a deploy-form module should call its kernel on ``xs``: channels-last 4-D
+    """Whether a deploy-form module may call its kernel on ``xs``: channels-last 4-D
     float32 CPU tensors (the deploy form's CPU layout; with ``channels_last=False`` it
     keeps NCHW and its PyTorch operators) in a pass that records no gradient and is not
-    traced, compiled or exported, with the kernels built."""
+    traced or exported (TorchScript, ONNX, ``torch.export`` and AOTInductor graphs keep
+    the operators, and need no library of ours), with the kernels built."""
     return not torch.is_grad_enabled() and not torch.jit.is_tracing() \
-        and not torch.compiler.is_compiling() \
+        and not torch.compiler.is_exporting() \
         and all(x.dim() == 4 and x.dtype == torch.float32 and x.device.type == 'cpu'
                 and x.is_contiguous(memory_format=torch.channels_last) for x in xs) \
         and cpu_kernels_available()
@@ -197,6 +199,11 @@ class OperandCache:
     def __init__(self) -> None:
         self._slots: tuple = ()
         self._operands: Optional[list] = None
+
+    @property
+    def operands(self) -> Optional[list]:
+        """The operands made last, unchecked (None before the first :meth:`get`)."""
+        return self._operands
 
     def __getstate__(self) -> dict:
         return {'_slots': (), '_operands': None}
@@ -225,8 +232,20 @@ class CPUKernelMixin:
     made from the parameters :meth:`_kernel_slots` names by :meth:`_kernel_operands` and
     kept in an :class:`OperandCache`."""
 
-    #: Whether the module calls its kernel (where :func:`runs_cpu_kernels` allows).
+    #: Whether the module calls its kernel (where :meth:`uses_cpu_kernel` allows).
     cpu_kernel = False
+
+    def uses_cpu_kernel(self, xs: Sequence[Tensor]) -> bool:
+        """Whether this call on ``xs`` runs the kernel: ``cpu_kernel`` is set and
+        :func:`runs_cpu_kernels` allows it; under ``torch.compile``, only once the
+        operands are made (by an eager pass, or :func:`make_kernel_operands`): the
+        compiled graph then calls the kernel with them."""
+        if not self.cpu_kernel or not runs_cpu_kernels(xs):
+            return False
+        if torch.compiler.is_compiling():
+            cache = self.__dict__.get('_cpu_operands')
+            return cache is not None and cache.operands is not None
+        return True
 
     def supports_cpu_kernel(self) -> bool:
         """Whether the module is in the form its kernel computes."""
@@ -240,8 +259,21 @@ class CPUKernelMixin:
         raise NotImplementedError
 
     def kernel_operands(self) -> list:
-        """The kernel's operands, made again when a parameter changed."""
+        """The kernel's operands, made again when a parameter changed (under
+        ``torch.compile``: the ones made last, which the compiled graph keeps, as a
+        frozen graph keeps its weights)."""
         cache = self.__dict__.get('_cpu_operands')
         if cache is None:
             cache = self.__dict__['_cpu_operands'] = OperandCache()
+        if torch.compiler.is_compiling():
+            return cache.operands
         return cache.get(self._kernel_slots, self._kernel_operands)
+
+
+def make_kernel_operands(model: nn.Module) -> None:
+    """Makes the kernel operands of every module of ``model`` that calls a kernel, so
+    that a ``torch.compile`` of it calls the kernels (see
+    :meth:`CPUKernelMixin.uses_cpu_kernel`)."""
+    for module in model.modules():
+        if isinstance(module, CPUKernelMixin) and module.cpu_kernel:
+            module.kernel_operands()
