@@ -268,6 +268,54 @@ inline void depthwise_stride2_lanes(const float* in, int64_t H, int64_t W, int64
 void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
                        const float* bias, float* out) {
   const int64_t OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
+  if (C % kLanes == 0) {
+    // Whole vectors of channels: the nine taps of one held in registers, four output
+    // pixels at a time sharing the loads of their windows' nine columns; the first
+    // column and (for odd W) the last one of each output row read the padding.
+    at::parallel_for(0, OH, grain(OW * C), [&](int64_t b0, int64_t b1) {
+      for (int64_t oy = b0; oy < b1; ++oy)
+        for (int64_t cv = 0; cv < C; cv += kLanes) {
+          Vec t[9];
+          for (int k = 0; k < 9; ++k) t[k] = load(w9 + k * C + cv);
+          const Vec b = load(bias + cv);
+          const float* rows[3];
+          int nr = 0, first_tap[3];
+          for (int r = 0; r < 3; ++r) {
+            const int64_t iy = 2 * oy - 1 + r;
+            if (iy >= 0 && iy < H) {
+              rows[nr] = in + iy * W * C + cv;
+              first_tap[nr++] = 3 * r;
+            }
+          }
+          float* o = out + oy * OW * C + cv;
+          auto single = [&](int64_t ox) {
+            Vec acc = b;
+            for (int r = 0; r < nr; ++r)
+              for (int kx = 0; kx < 3; ++kx) {
+                const int64_t ix = 2 * ox - 1 + kx;
+                if (ix >= 0 && ix < W) acc += t[first_tap[r] + kx] * load(rows[r] + ix * C);
+              }
+            store(o + ox * C, acc);
+          };
+          single(0);
+          const int64_t end = W % 2 == 1 ? OW - 1 : OW;  // outputs whose window fits
+          int64_t ox = 1;
+          for (; ox + 4 <= end; ox += 4) {
+            Vec acc[4] = {b, b, b, b};
+            for (int r = 0; r < nr; ++r) {
+              Vec x[9];
+              for (int j = 0; j < 9; ++j) x[j] = load(rows[r] + (2 * ox - 1 + j) * C);
+              const Vec* tr = t + first_tap[r];
+              for (int q = 0; q < 4; ++q)
+                acc[q] += tr[0] * x[2 * q] + tr[1] * x[2 * q + 1] + tr[2] * x[2 * q + 2];
+            }
+            for (int q = 0; q < 4; ++q) store(o + (ox + q) * C, acc[q]);
+          }
+          for (; ox < OW; ++ox) single(ox);
+        }
+    });
+    return;
+  }
   at::parallel_for(0, OH, grain(OW * C), [&](int64_t b0, int64_t b1) {
     for (int64_t oy = b0; oy < b1; ++oy)
       for (int64_t ox = 0; ox < OW; ++ox) {
