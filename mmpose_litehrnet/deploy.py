@@ -145,9 +145,10 @@ def switch_to_deploy(model: nn.Module, test_cfg: Optional[Any] = None,
     (:class:`~mmpose_litehrnet.aot_backbone.AOTBackbone`): MMPose's own test and
     inference path then runs the compiled graph.
 
-    ``cpu_kernels`` (the default) makes every conditional channel weighting block, every
-    multi-resolution fusion (with its ReLU) and every stride-1 shuffle unit one operator
-    call in no-grad float32 CPU passes that are not traced, compiled or exported
+    ``cpu_kernels`` (the default) makes the stem, every transition path, every
+    conditional channel weighting block, every multi-resolution fusion (with its ReLU),
+    the iterative head and every stride-1 shuffle unit one operator call in no-grad
+    float32 CPU passes that are not traced or exported
     (:mod:`~mmpose_litehrnet.models.layers.cpu_kernels`, built with the C++ compiler at
     first use and cached; where that fails a warning says so and the PyTorch operators
     run). Returns ``model``."""

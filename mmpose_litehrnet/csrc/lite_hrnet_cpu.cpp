@@ -1,10 +1,11 @@
-// Lite-HRNet's deploy form on the CPU: one call per conditional channel weighting
-// block, per multi-resolution fusion and per stride-1 shuffle unit (batch-1 latency is
-// mostly a fixed cost per operator call there). Built at first use by
+// Lite-HRNet's deploy form on the CPU: one call for the stem, per transition path, per
+// conditional channel weighting block, per multi-resolution fusion, for the iterative
+// head and per stride-1 shuffle unit (batch-1 latency is mostly a fixed cost per
+// operator call there). Built at first use by
 // mmpose_litehrnet/models/layers/cpu_kernels.py (torch.utils.cpp_extension,
-// -march=native). Inputs and outputs are float32,
-// channels-last (every pixel's channels adjacent); the vector type below is lowered by
-// the compiler to whatever the CPU has (one AVX-512 register, two AVX2 ones, ...).
+// -march=native). Inputs and outputs are float32, channels-last (every pixel's channels
+// adjacent); the vector type below is lowered by the compiler to whatever the CPU has
+// (one AVX-512 register, two AVX2 ones, ...).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>

@@ -1,14 +1,16 @@
-"""The deploy form's CPU kernels (``csrc/lite_hrnet_cpu.cpp``): a conditional channel
-weighting block, a multi-resolution fusion (with its ReLU) and a stride-1 shuffle unit
-(Naive Lite-HRNet's block) each as one operator call, ``torch.ops.mmpose_litehrnet.*``.
+"""The deploy form's CPU kernels (``csrc/lite_hrnet_cpu.cpp``), ``torch.ops.mmpose_litehrnet.*``:
+the stem, each transition path, each conditional channel weighting block, each
+multi-resolution fusion (with its ReLU), the iterative head and each stride-1 shuffle unit
+(Naive Lite-HRNet's block) as one operator call.
 
 At batch 1 on the CPU the eager deploy form's time is mostly a fixed cost per operator
-call (about 2100 calls per Lite-HRNet-18 pass); one call per block and per fusion cuts
-that to about 50. The modules call them (:func:`runs_cpu_kernels`) in no-grad float32
-CPU passes of the deploy form, never while tracing, compiling or exporting.
+call (about 2100 calls per Lite-HRNet-18 pass); the kernels cut that to 30. The modules
+call them (:meth:`CPUKernelMixin.uses_cpu_kernel`) in no-grad float32 CPU passes of the
+deploy form, and in ``torch.compile`` graphs once their operands are made; never while
+tracing or exporting.
 
 The source is compiled at first use with the C++ compiler PyTorch uses for extensions
-(``-O3 -march=native``: for the CPU it runs on; 12 s on 2 cores here) into
+(``-O3 -march=native``: for the CPU it runs on; about 15 s on 2 cores here) into
 ``$MMPOSE_LITEHRNET_CACHE/kernels`` (else ``~/.cache/mmpose_litehrnet/kernels``), under a
 digest of the source, the flags, the torch version and the CPU, so a later process loads
 it in well under a second. Where it cannot be built (no compiler, another OS) a warning
@@ -74,8 +76,8 @@ def _build(flags: List[str]) -> None:
 
 
 def cpu_kernels_available() -> bool:
-    """Whether the CPU kernels are loaded, building them on the first call (12 s on 2
-    cores here; cached across processes)."""
+    """Whether the CPU kernels are loaded, building them on the first call (about 15 s
+    on 2 cores here; cached across processes)."""
     global _loaded
     if _loaded is None:
         if os.environ.get('MMPOSE_LITEHRNET_CPU_KERNELS', '1') == '0':
