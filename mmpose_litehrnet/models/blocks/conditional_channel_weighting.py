@@ -112,6 +112,10 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
                 blocks[0], list(sw.bias1.split(sw.hidden)), blocks[1],
                 list(sw.bias2.split(sw.channels))]
 
+    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
+        return torch.ops.mmpose_litehrnet.conditional_channel_weighting(
+            list(xs), *self.kernel_operands())
+
     def _runs_kernel(self, xs: Sequence[Tensor]) -> bool:
         if not self.uses_cpu_kernel(xs):
             return False
@@ -140,6 +144,5 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if self._runs_kernel(xs):
-            return torch.ops.mmpose_litehrnet.conditional_channel_weighting(
-                list(xs), *self.kernel_operands())
+            return self.call_kernel(xs)
         return checkpoint_if(self.with_cp, self._forward, *xs)

@@ -157,6 +157,9 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         h, w = xs[0].shape[-2:]
         if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
             return None
+        return self.call_kernel(xs)
+
+    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
         return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs),
                                                                   self.kernel_operands())
 
@@ -260,7 +263,11 @@ class Transition(CPUKernelMixin, nn.ModuleList):
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         last = self.num_inputs - 1
         if self.uses_cpu_kernel(xs):
-            return [xs[i] if operands is None else
-                    torch.ops.mmpose_litehrnet.depthwise_separable(xs[min(i, last)], *operands)
-                    for i, operands in enumerate(self.kernel_operands())]
+            return self.call_kernel(xs)
         return [path(xs[min(i, last)]) for i, path in enumerate(self)]
+
+    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
+        last = self.num_inputs - 1
+        return [xs[i] if operands is None else
+                torch.ops.mmpose_litehrnet.depthwise_separable(xs[min(i, last)], *operands)
+                for i, operands in enumerate(self.kernel_operands())]

@@ -62,9 +62,12 @@ class IterativeHead(CPUKernelMixin, nn.Module):
     def _kernel_operands(self) -> List[Tensor]:
         return [t for conv in self._convs() for t in conv_operands(conv)]
 
+    def call_kernel(self, xs: List[Tensor]) -> List[Tensor]:
+        return torch.ops.mmpose_litehrnet.iterative_head(list(xs), self.kernel_operands())
+
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if len(xs) == len(self.projects) and self.uses_cpu_kernel(xs):
-            return torch.ops.mmpose_litehrnet.iterative_head(list(xs), self.kernel_operands())
+            return self.call_kernel(xs)
         out: List[Tensor] = []
         for k, project in enumerate(self.projects):
             x = xs[len(xs) - 1 - k]

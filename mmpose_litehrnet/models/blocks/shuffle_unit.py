@@ -87,6 +87,9 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
     def _kernel_operands(self) -> List[Tensor]:
         return [t for block in self.branch2 for t in conv_operands(block.conv)]
 
+    def call_kernel(self, x: Tensor) -> Tensor:
+        return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())
+
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
             return concat_shuffle(self.branch1(x), self.branch2(x))
@@ -95,5 +98,5 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.uses_cpu_kernel([x]):
-            return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())
+            return self.call_kernel(x)
         return checkpoint_if(self.with_cp, self._forward, x)

@@ -171,9 +171,12 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
 
     def forward(self, x: Tensor) -> Tensor:
         if self.uses_cpu_kernel([x]):
-            operands, passed = self.kernel_operands()
-            return torch.ops.mmpose_litehrnet.stem(x, operands, passed, self.out_channels)
+            return self.call_kernel(x)
         return super().forward(x)
+
+    def call_kernel(self, x: Tensor) -> Tensor:
+        operands, passed = self.kernel_operands()
+        return torch.ops.mmpose_litehrnet.stem(x, operands, passed, self.out_channels)
 
     @staticmethod
     def mergeable(stem: Stem) -> bool:

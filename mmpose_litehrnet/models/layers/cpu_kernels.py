@@ -22,7 +22,7 @@ import os
 import os.path as osp
 import platform
 import warnings
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -258,6 +258,12 @@ class CPUKernelMixin:
         raise NotImplementedError
 
     def _kernel_operands(self) -> list:
+        raise NotImplementedError
+
+    def call_kernel(self, xs: Any) -> Any:
+        """The kernel's call on ``xs`` (a tensor or a list of branches) with the
+        module's operands, unchecked: the forward pass calls it where
+        :meth:`uses_cpu_kernel` allows."""
         raise NotImplementedError
 
     def kernel_operands(self) -> list:
