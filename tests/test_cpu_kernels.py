@@ -173,6 +173,10 @@ def test_kernels_check_their_operands():
         torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, [operands[1], *operands[1:]])
     with pytest.raises(RuntimeError, match='parameters'):
         torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands[:-1])
+    block = model.stage0[0].layers[0]
+    with pytest.raises(RuntimeError, match='empty'):
+        torch.ops.mmpose_litehrnet.conditional_channel_weighting(
+            [x[..., :0, :] for x in xs], *block._kernel_operands())
     head = torch.ops.mmpose_litehrnet.iterative_head
     with pytest.raises(RuntimeError, match='parameters'):
         head(xs, model.head_layer._kernel_operands())  # four branches' operands, two inputs

@@ -581,6 +581,7 @@ std::vector<Tensor> conditional_channel_weighting(
   const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
   const int64_t h = xs[B - 1].size(2), w = xs[B - 1].size(3), hw = h * w;
+  TORCH_CHECK(hw > 0, op, ": the smallest branch must not be empty");
   std::vector<int64_t> C(B), H(B), W(B), off(B);
   int64_t S = 0;
   for (int64_t k = 0; k < B; ++k) {
