@@ -161,6 +161,22 @@ def test_kernels_follow_the_weights():
     torch.testing.assert_close(kernel_calls(third, x)[0][0], expected, rtol=0, atol=0)
 
 
+def test_kernel_outputs_outlive_later_passes():
+    """The kernels' outputs and scratch memory come from a cache of freed blocks: outputs
+    still held are never handed out again, so a later pass leaves them as they were."""
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18',
+                                                             out_indices=(0, 1, 2, 3)), seed=3)))
+    first, second = (torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(s))
+                     for s in (0, 1))
+    held, calls = kernel_calls(model, first)
+    assert calls[FUSION] == 8
+    copies = [t.clone() for t in held]
+    for _ in range(3):
+        kernel_calls(model, second)
+    for t, c in zip(held, copies):
+        assert torch.equal(t, c)
+
+
 def test_kernels_check_their_operands():
     """A wrongly shaped operand is an error, not a read past the end of a buffer."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
