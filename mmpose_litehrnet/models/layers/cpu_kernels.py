@@ -10,7 +10,7 @@ deploy form, and in ``torch.compile`` graphs once their operands are made; never
 tracing or exporting.
 
 The source is compiled at first use with the C++ compiler PyTorch uses for extensions
-(``-O3 -march=native``: for the CPU it runs on; about 15 s on 2 cores here) into
+(``-O3 -march=native``: for the CPU it runs on; about 20 s on 2 cores here) into
 ``$MMPOSE_LITEHRNET_CACHE/kernels`` (else ``~/.cache/mmpose_litehrnet/kernels``), under a
 digest of the source, the flags, the torch version and the CPU, so a later process loads
 it in well under a second. Where it cannot be built (no compiler, another OS) a warning
@@ -76,7 +76,7 @@ def _build(flags: List[str]) -> None:
 
 
 def cpu_kernels_available() -> bool:
-    """Whether the CPU kernels are loaded, building them on the first call (about 15 s
+    """Whether the CPU kernels are loaded, building them on the first call (about 20 s
     on 2 cores here; cached across processes)."""
     global _loaded
     if _loaded is None:
