@@ -352,9 +352,8 @@ struct RowTaps {
     for (int64_t i = 0; i < Q; ++i) bias[i] = b[i % C];
   }
   // Output row o (L values) of the depthwise convolution (stride 1, padding 1) from
-  // the input rows above, at and below it, each zero-padded by one pixel on both ends;
-  // sums, if given, accumulates it.
-  void row(const float* r0, const float* r1, const float* r2, float* o, float* sums) const {
+  // the input rows above, at and below it, each zero-padded by one pixel on both ends.
+  void row(const float* r0, const float* r1, const float* r2, float* o) const {
     const float* tp = taps.data();
     const float* b = bias.data();
     for (int64_t i0 = 0; i0 < L; i0 += Q) {  // Q divides W * C but at the end of a row
@@ -368,15 +367,11 @@ struct RowTaps {
                  tp[5 * Q + i] * a1[i + 2 * C] + tp[6 * Q + i] * a2[i] +
                  tp[7 * Q + i] * a2[i + C] + tp[8 * Q + i] * a2[i + 2 * C];
     }
-    if (sums != nullptr) {
-#pragma omp simd
-      for (int64_t i = 0; i < L; ++i) sums[i] += o[i];
-    }
   }
 };
 
 // Weights (9, C) tap-major and bias (C) of a 3x3 depthwise convolution zero-padded to
-// Cp = padded(C) channels, for depthwise_row.
+// Cp = padded(C) channels, for images whose pixels are Cp values apart (row()).
 struct PaddedTaps {
   int64_t C, Cp;
   std::vector<float> w9, bias;
@@ -433,7 +428,7 @@ void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const fl
   const RowTaps taps(w9, bias, W, C);
   const int64_t PL = (W + 2) * C;
   for (int64_t oy = 0; oy < H; ++oy)
-    taps.row(t + oy * PL, t + (oy + 1) * PL, t + (oy + 2) * PL, out + oy * taps.L, nullptr);
+    taps.row(t + oy * PL, t + (oy + 1) * PL, t + (oy + 2) * PL, out + oy * taps.L);
 }
 
 struct Band {
@@ -490,6 +485,13 @@ Buffer padded_image(int64_t H, int64_t W, int64_t C, const F& fill) {
     fill(y, row);
   }
   return t;
+}
+
+// padded_image of the (H, W, C) image x.
+Buffer padded_copy(const float* x, int64_t H, int64_t W, int64_t C) {
+  return padded_image(H, W, C, [&](int64_t y, float* row) {
+    std::copy(x + y * W * C, x + (y + 1) * W * C, row);
+  });
 }
 
 // A depthwise separable step of the deploy form on one image: 3x3 depthwise (padding
@@ -870,9 +872,7 @@ Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
     float* on = out.data_ptr<float>() + n * P * 2 * C;
     for (int64_t p = 0; p < P; ++p) std::copy(xn + p * 2 * C + C, xn + (p + 1) * 2 * C, &second[p * C]);
     pointwise(second.data(), P, C, w1t.data_ptr<float>(), b1.data_ptr<float>(), C, mid.data(), Epilogue::kRelu);
-    const Buffer padded_in = padded_image(H, W, C, [&](int64_t y, float* row) {
-      std::copy(&mid[y * W * C], &mid[(y + 1) * W * C], row);
-    });
+    const Buffer padded_in = padded_copy(mid.data(), H, W, C);
     depthwise_stride1(padded_in.data(), H, W, C, dw.data_ptr<float>(), dw_bias.data_ptr<float>(),
                       second.data());
     pointwise(second.data(), P, C, w2t.data_ptr<float>(), b2.data_ptr<float>(), C, last.data(), Epilogue::kRelu);
@@ -972,10 +972,7 @@ Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_chan
   for (int64_t n = 0; n < N; ++n) {
     const float* xn = x.data_ptr<float>() + n * H * W * C;
     Buffer t;
-    if (stride == 1)
-      t = padded_image(H, W, C, [&](int64_t y, float* row) {
-        std::copy(xn + y * W * C, xn + (y + 1) * W * C, row);
-      });
+    if (stride == 1) t = padded_copy(xn, H, W, C);
     separable(stride == 1 ? t.data() : xn, H, W, C, stride, dw.data_ptr<float>(),
               dw_bias.data_ptr<float>(), WT.data_ptr<float>(), bias.data_ptr<float>(), D,
               out.data_ptr<float>() + n * OH * OW * D);
@@ -1010,9 +1007,7 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
       const float* x = xs[k].data_ptr<float>() + n * H * W * C;
       Buffer t;
       if (s == 0) {
-        t = padded_image(H, W, C, [&](int64_t y, float* row) {
-          std::copy(x + y * W * C, x + (y + 1) * W * C, row);
-        });
+        t = padded_copy(x, H, W, C);
       } else {
         const int64_t h = outs[k + 1].size(2), w = outs[k + 1].size(3);
         const float* prev = outs[k + 1].data_ptr<float>() + n * h * w * C;

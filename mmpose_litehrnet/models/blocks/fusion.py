@@ -13,6 +13,7 @@ from ..layers import (
     default_norm_cfg,
     is_exporting_onnx,
     is_kernel_conv,
+    is_kernel_separable,
 )
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
@@ -130,9 +131,8 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
             for j, path in enumerate(row):
                 if j > i and not (len(path) == 2 and is_kernel_conv(path[0], 1)):
                     return False
-                if j < i and not all(
-                        len(step) == (2 if k == i - j - 1 else 3) and is_kernel_conv(step[0], 3, 2)
-                        and is_kernel_conv(step[1], 1) for k, step in enumerate(path)):
+                if j < i and not all(is_kernel_separable(step, 2, relu=k < i - j - 1)
+                                     for k, step in enumerate(path)):
                     return False
         return True
 
@@ -243,10 +243,9 @@ class Transition(CPUKernelMixin, nn.ModuleList):
     def supports_cpu_kernel(self) -> bool:
         """Whether every path is a depthwise separable step with its norms folded, which
         ``torch.ops.mmpose_litehrnet.depthwise_separable`` computes, or an identity."""
-        return all(
-            step is None or len(step) == 3 and type(step[2]) is nn.ReLU
-            and is_kernel_conv(step[0], 3, 1 if i < self.num_inputs else 2)
-            and is_kernel_conv(step[1], 1) for i, step in enumerate(self._steps()))
+        return all(step is None
+                   or is_kernel_separable(step, 1 if i < self.num_inputs else 2, relu=True)
+                   for i, step in enumerate(self._steps()))
 
     def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
         return [(conv, name) for step in self._steps() if step is not None

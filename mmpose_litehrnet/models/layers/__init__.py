@@ -15,6 +15,7 @@ from .cpu_kernels import (
     dense_operands,
     is_kernel_conv,
     is_kernel_conv_act,
+    is_kernel_separable,
     make_kernel_operands,
     runs_cpu_kernels,
 )
@@ -30,6 +31,6 @@ __all__ = [
     'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
     'conv_operands', 'cpu_kernels_available', 'default_norm_cfg', 'deform_conv2d',
     'dense_operands', 'folded_weighting_mlp', 'global_average', 'is_channels_last',
-    'is_exporting_onnx', 'is_kernel_conv', 'is_kernel_conv_act', 'make_kernel_operands',
-    'mul_nearest', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
+    'is_exporting_onnx', 'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable',
+    'make_kernel_operands', 'mul_nearest', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -31,7 +31,7 @@ from torch import Tensor
 
 __all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'conv_operands', 'dense_operands',
            'cpu_kernels_available', 'is_kernel_conv', 'is_kernel_conv_act',
-           'make_kernel_operands', 'runs_cpu_kernels']
+           'is_kernel_separable', 'make_kernel_operands', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
@@ -153,6 +153,15 @@ def is_kernel_conv_act(block: nn.Module, kernel_size: int, stride: int = 1, relu
     return isinstance(block, nn.Sequential) and len(block) == 1 + relu \
         and is_kernel_conv(block[0], kernel_size, stride, depthwise) \
         and (not relu or type(block[1]) is nn.ReLU)
+
+
+def is_kernel_separable(step: nn.Module, stride: int, relu: bool) -> bool:
+    """Whether ``step`` is a depthwise separable step with its norms folded that the
+    kernels compute: a 3x3 depthwise convolution with that stride and a 1x1 convolution
+    (as :func:`is_kernel_conv` says), then a ReLU when ``relu``, nothing else."""
+    return isinstance(step, nn.Sequential) and len(step) == 2 + relu \
+        and is_kernel_conv(step[0], 3, stride) and is_kernel_conv(step[1], 1) \
+        and (not relu or type(step[2]) is nn.ReLU)
 
 
 def dense_operands(weight: Tensor, bias: Tensor) -> List[Tensor]:
