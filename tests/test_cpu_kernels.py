@@ -28,7 +28,11 @@ from mmpose_litehrnet.models.blocks import (
     ShuffleUnit,
     Transition,
 )
-from mmpose_litehrnet.models.layers import cpu_kernels, cpu_kernels_available
+from mmpose_litehrnet.models.layers import (
+    cpu_kernels,
+    cpu_kernels_available,
+    make_kernel_operands,
+)
 
 BLOCK, FUSION, UNIT = 'conditional_channel_weighting', 'multi_resolution_fusion', 'shuffle_unit'
 KERNELS = (BLOCK, FUSION, UNIT, 'stem', 'depthwise_separable', 'iterative_head')
@@ -87,6 +91,23 @@ def test_kernels_give_the_operators_outputs(variant):
         assert a.is_contiguous(memory_format=torch.channels_last)
         assert relative_error(a, t) <= 1.5 * relative_error(b, t) + 1e-6
         torch.testing.assert_close(a, t, rtol=0, atol=1e-4 * t.abs().max().item())
+
+
+def test_packed_kernels_give_the_list_kernels_outputs(monkeypatch):
+    """The packed twins of the kernels that return lists of branches (which the compiled
+    graph calls) give the same outputs, unpacked in order, at batch 2."""
+    model = switch_to_deploy(calibrate_(randomize_(
+        LiteHRNet('litehrnet_18', out_indices=(0, 1, 2, 3)), seed=4)))
+    x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    expected, calls = kernel_calls(model, x)
+    monkeypatch.setattr(torch.compiler, 'is_compiling', lambda: True)
+    with torch.no_grad(), profile() as prof:
+        actual = model(x)
+    names = [e.name for e in prof.events()]
+    for kernel in (BLOCK, FUSION, 'iterative_head'):
+        assert names.count(f'mmpose_litehrnet::{kernel}_packed') == calls[kernel] > 0
+    for a, e in zip(actual, expected):
+        assert torch.equal(a, e)
 
 
 def test_mmposes_inference_runs_the_kernels():
@@ -216,6 +237,18 @@ def test_kernels_can_be_turned_off(monkeypatch):
     assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     assert not any(kernel_calls(model, torch.randn(1, 3, 64, 64))[1].values())
+
+
+def test_make_kernel_operands_loads_the_kernels(monkeypatch):
+    """``make_kernel_operands`` (which ``compile_for_cpu_inference`` calls first) loads the
+    kernels: their first load inside a compile broke the graph into nine."""
+    model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
+    builds = []
+    monkeypatch.setattr(cpu_kernels, '_loaded', None)
+    monkeypatch.setattr(cpu_kernels, '_build', builds.append)
+    monkeypatch.setattr(cpu_kernels, '_register_fakes', lambda: None)
+    make_kernel_operands(model)
+    assert cpu_kernels._loaded and len(builds) == 1
 
 
 def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):

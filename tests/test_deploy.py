@@ -458,7 +458,7 @@ def test_compile_for_cpu_inference_gives_the_eager_outputs():
     def kernel_calls(fn, x):
         with torch.no_grad(), profile() as prof:
             out = fn(x)
-        return out, sum(e.name.startswith('mmpose_litehrnet::') for e in prof.events())
+        return out, [e.name for e in prof.events() if e.name.startswith('mmpose_litehrnet::')]
 
     model = _small_deployed_network()
     torch._dynamo.reset()
@@ -468,7 +468,11 @@ def test_compile_for_cpu_inference_gives_the_eager_outputs():
         x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(seed))
         expected, eager_calls = kernel_calls(model, x)
         actual, compiled_calls = kernel_calls(compiled, x)
-        assert compiled_calls == eager_calls and (eager_calls > 0) == cpu_kernels_available()
+        assert len(compiled_calls) == len(eager_calls)
+        assert (len(eager_calls) > 0) == cpu_kernels_available()
+        # The compiled graph calls the kernels that return lists of branches through
+        # their packed twins: Inductor's C++ wrapper calls the others through Python.
+        assert not any(name.endswith(('weighting', 'fusion', 'head')) for name in compiled_calls)
         assert len(actual) == len(expected) == 3
         for a, e in zip(actual, expected):
             torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)

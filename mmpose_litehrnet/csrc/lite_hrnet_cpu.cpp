@@ -555,14 +555,76 @@ std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const ch
   return out;
 }
 
-// An uninitialized (n, c, h, w) channels-last float32 CPU tensor whose memory comes from
+// An uninitialized float32 CPU tensor of that shape and strides whose memory comes from
 // the BlockCache and goes back to it when the tensor is freed.
-Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Tensor& like) {
-  const size_t bytes = std::max<int64_t>(1, n * c * h * w) * sizeof(float);
+Tensor empty_cached(at::IntArrayRef sizes, at::IntArrayRef strides, int64_t numel,
+                    const Tensor& like) {
+  const size_t bytes = std::max<int64_t>(1, numel) * sizeof(float);
   void* data = BlockCache::instance().get(bytes);
-  return at::from_blob(data, {n, c, h, w}, {h * w * c, 1, w * c, c},
+  return at::from_blob(data, sizes, strides,
                        [bytes](void* p) { BlockCache::instance().put(p, bytes); },
                        like.options().memory_format(c10::nullopt));
+}
+
+// While one is alive on a thread, the outputs that empty_channels_last makes there are
+// carved in order from one flat tensor of the outputs' total size (see packed()).
+class PackedOutputs {
+ public:
+  PackedOutputs(int64_t numel, const Tensor& like)
+      : flat_(empty_cached({numel}, {1}, numel, like)) {
+    current() = this;
+  }
+  ~PackedOutputs() { current() = nullptr; }
+  PackedOutputs(const PackedOutputs&) = delete;
+  PackedOutputs& operator=(const PackedOutputs&) = delete;
+
+  Tensor take(int64_t n, int64_t c, int64_t h, int64_t w) {
+    const int64_t numel = n * c * h * w;
+    TORCH_CHECK(used_ + numel <= flat_.numel(), "mmpose_litehrnet: packed outputs overflow");
+    Tensor out = flat_.as_strided({n, c, h, w}, {h * w * c, 1, w * c, c}, used_);
+    used_ += numel;
+    return out;
+  }
+
+  Tensor finish(const char* op) const {
+    TORCH_CHECK(used_ == flat_.numel(), op, ": packed outputs of ", used_, " values, expected ",
+                flat_.numel());
+    return flat_;
+  }
+
+  static PackedOutputs*& current() {
+    thread_local PackedOutputs* packed = nullptr;
+    return packed;
+  }
+
+ private:
+  Tensor flat_;
+  int64_t used_ = 0;
+};
+
+// An uninitialized (n, c, h, w) channels-last float32 CPU tensor from the BlockCache (or
+// the PackedOutputs alive on this thread).
+Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Tensor& like) {
+  if (PackedOutputs* packed = PackedOutputs::current()) return packed->take(n, c, h, w);
+  return empty_cached({n, c, h, w}, {h * w * c, 1, w * c, c}, n * c * h * w, like);
+}
+
+// The outputs of op(), an operator that returns a list of branches of numel values in
+// all, packed in order into one flat tensor (each output channels-last), for
+// torch.compile: Inductor's C++ wrapper calls an operator that returns a tensor
+// directly, one that returns a list through Python (about 150 us a call).
+template <typename F>
+Tensor packed(const char* op, const std::vector<Tensor>& xs, int64_t numel, const F& fn) {
+  TORCH_CHECK(!xs.empty(), op, ": expects at least one branch");
+  PackedOutputs outputs(numel, xs[0]);
+  fn();
+  return outputs.finish(op);
+}
+
+int64_t numel_of(const std::vector<Tensor>& xs) {
+  int64_t numel = 0;
+  for (const auto& x : xs) numel += x.numel();
+  return numel;
 }
 
 }  // namespace
@@ -999,8 +1061,10 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
     check_operand(params[4 * s + 1], {C}, op);
     check_operand(params[4 * s + 2], {C, padded(D)}, op);
     check_operand(params[4 * s + 3], {padded(D)}, op);
-    outs[k] = empty_channels_last(N, D, xs[k].size(2), xs[k].size(3), xs[k]);
   }
+  for (int64_t k = 0; k < B; ++k)  // in order: packed() returns them so
+    outs[k] = empty_channels_last(N, xs[k > 0 ? k - 1 : 0].size(1), xs[k].size(2), xs[k].size(3),
+                                  xs[k]);
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t s = 0; s < B; ++s) {
       const int64_t k = B - 1 - s, C = xs[k].size(1), H = xs[k].size(2), W = xs[k].size(3);
@@ -1037,6 +1101,32 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
   return outs;
 }
 
+// The list operators as packed() gives their outputs.
+Tensor conditional_channel_weighting_packed(
+    const std::vector<Tensor>& xs, const Tensor& cw1t, const Tensor& cb1, const Tensor& cw2t,
+    const Tensor& cb2, const std::vector<Tensor>& dw_weights,
+    const std::vector<Tensor>& dw_biases, const std::vector<Tensor>& sw1t,
+    const std::vector<Tensor>& sb1, const std::vector<Tensor>& sw2t,
+    const std::vector<Tensor>& sb2) {
+  return packed("conditional_channel_weighting", xs, numel_of(xs), [&] {
+    conditional_channel_weighting(xs, cw1t, cb1, cw2t, cb2, dw_weights, dw_biases, sw1t, sb1,
+                                  sw2t, sb2);
+  });
+}
+
+Tensor multi_resolution_fusion_packed(const std::vector<Tensor>& xs,
+                                      const std::vector<Tensor>& params) {
+  return packed("multi_resolution_fusion", xs, numel_of(xs),
+                [&] { multi_resolution_fusion(xs, params); });
+}
+
+Tensor iterative_head_packed(const std::vector<Tensor>& xs, const std::vector<Tensor>& params) {
+  int64_t numel = 0;  // output k has the channels of branch k - 1 (the first its own)
+  for (size_t k = 0; k < xs.size(); ++k)
+    numel += xs[k].numel() / std::max<int64_t>(1, xs[k].size(1)) * xs[k > 0 ? k - 1 : 0].size(1);
+  return packed("iterative_head", xs, numel, [&] { iterative_head(xs, params); });
+}
+
 TORCH_LIBRARY(mmpose_litehrnet, m) {
   m.def("conditional_channel_weighting(Tensor[] xs, Tensor cw1t, Tensor cb1, Tensor cw2t, "
         "Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, Tensor[] sb1, "
@@ -1048,6 +1138,11 @@ TORCH_LIBRARY(mmpose_litehrnet, m) {
   m.def("depthwise_separable(Tensor x, int stride, int out_channels, Tensor dw, "
         "Tensor dw_bias, Tensor wt, Tensor bias) -> Tensor");
   m.def("iterative_head(Tensor[] xs, Tensor[] params) -> Tensor[]");
+  m.def("conditional_channel_weighting_packed(Tensor[] xs, Tensor cw1t, Tensor cb1, "
+        "Tensor cw2t, Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, "
+        "Tensor[] sb1, Tensor[] sw2t, Tensor[] sb2) -> Tensor");
+  m.def("multi_resolution_fusion_packed(Tensor[] xs, Tensor[] params) -> Tensor");
+  m.def("iterative_head_packed(Tensor[] xs, Tensor[] params) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
@@ -1057,4 +1152,7 @@ TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
   m.impl("stem", &stem);
   m.impl("depthwise_separable", &depthwise_separable);
   m.impl("iterative_head", &iterative_head);
+  m.impl("conditional_channel_weighting_packed", &conditional_channel_weighting_packed);
+  m.impl("multi_resolution_fusion_packed", &multi_resolution_fusion_packed);
+  m.impl("iterative_head_packed", &iterative_head_packed);
 }

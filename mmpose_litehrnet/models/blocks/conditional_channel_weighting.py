@@ -1,13 +1,13 @@
 """Conditional channel weighting (CCW), the block of Lite-HRNet."""
 from typing import List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
     CPUKernelMixin,
+    call_list_kernel,
     checkpoint_if,
     concat_shuffle,
     conv_operands,
@@ -113,8 +113,7 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
                 list(sw.bias2.split(sw.channels))]
 
     def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        return torch.ops.mmpose_litehrnet.conditional_channel_weighting(
-            list(xs), *self.kernel_operands())
+        return call_list_kernel('conditional_channel_weighting', xs, *self.kernel_operands())
 
     def _runs_kernel(self, xs: Sequence[Tensor]) -> bool:
         if not self.uses_cpu_kernel(xs):

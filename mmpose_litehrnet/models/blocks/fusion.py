@@ -9,6 +9,7 @@ from torch import Tensor
 from ..layers import (
     CPUKernelMixin,
     NearestResize,
+    call_list_kernel,
     conv_operands,
     default_norm_cfg,
     is_exporting_onnx,
@@ -160,8 +161,7 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         return self.call_kernel(xs)
 
     def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        return torch.ops.mmpose_litehrnet.multi_resolution_fusion(list(xs),
-                                                                  self.kernel_operands())
+        return call_list_kernel('multi_resolution_fusion', xs, self.kernel_operands())
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.

@@ -1,13 +1,13 @@
 """The iterative head that refines the branches from low to high resolution."""
 from typing import List, Optional, Sequence, Tuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
 from ..layers import (
     CPUKernelMixin,
     DepthwiseSeparableConv,
+    call_list_kernel,
     conv_operands,
     is_kernel_conv_act,
     upsample_bilinear,
@@ -63,7 +63,7 @@ class IterativeHead(CPUKernelMixin, nn.Module):
         return [t for conv in self._convs() for t in conv_operands(conv)]
 
     def call_kernel(self, xs: List[Tensor]) -> List[Tensor]:
-        return torch.ops.mmpose_litehrnet.iterative_head(list(xs), self.kernel_operands())
+        return call_list_kernel('iterative_head', xs, self.kernel_operands())
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if len(xs) == len(self.projects) and self.uses_cpu_kernel(xs):
