@@ -29,9 +29,11 @@ from mmpose_litehrnet.models.blocks import (
     Transition,
 )
 from mmpose_litehrnet.models.layers import (
+    conv_operands,
     cpu_kernels,
     cpu_kernels_available,
     make_kernel_operands,
+    pack_operands,
 )
 
 BLOCK, FUSION, UNIT = 'conditional_channel_weighting', 'multi_resolution_fusion', 'shuffle_unit'
@@ -199,24 +201,34 @@ def test_kernel_outputs_outlive_later_passes():
 
 
 def test_kernels_check_their_operands():
-    """A wrongly shaped operand is an error, not a read past the end of a buffer."""
+    """A wrongly shaped operand, or a layout that does not describe the packed operands,
+    is an error, not a read past the end of a buffer."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     fusion = model.stage0[0].fuse_layers
     xs = [torch.randn(1, c, 32 >> k, 24 >> k).contiguous(memory_format=torch.channels_last)
           for k, c in enumerate((40, 80))]
-    operands = fusion._kernel_operands()
-    torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands)
+    fuse = torch.ops.mmpose_litehrnet.multi_resolution_fusion
+    tensors = [t for conv in fusion._kernel_convs() for t in conv_operands(conv)]
+    flat, layout = fusion._kernel_operands()
+    assert all(torch.equal(a, b) for a, b in zip(fuse(xs, flat, layout), fuse(
+        xs, *pack_operands(tensors))))
     with pytest.raises(RuntimeError, match='shape'):
-        torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, [operands[1], *operands[1:]])
+        fuse(xs, *pack_operands([tensors[1], *tensors[1:]]))
     with pytest.raises(RuntimeError, match='parameters'):
-        torch.ops.mmpose_litehrnet.multi_resolution_fusion(xs, operands[:-1])
+        fuse(xs, *pack_operands(tensors[:-1]))
+    with pytest.raises(RuntimeError, match='describes more'):
+        fuse(xs, flat[:-1], layout)
+    with pytest.raises(RuntimeError, match='describes'):
+        fuse(xs, torch.cat([flat, flat[:16]]), layout)
+    with pytest.raises(RuntimeError, match='malformed'):
+        fuse(xs, flat, torch.cat([layout, torch.tensor([3, 1])]))
     block = model.stage0[0].layers[0]
     with pytest.raises(RuntimeError, match='empty'):
         torch.ops.mmpose_litehrnet.conditional_channel_weighting(
             [x[..., :0, :] for x in xs], *block._kernel_operands())
     head = torch.ops.mmpose_litehrnet.iterative_head
     with pytest.raises(RuntimeError, match='parameters'):
-        head(xs, model.head_layer._kernel_operands())  # four branches' operands, two inputs
+        head(xs, *model.head_layer._kernel_operands())  # four branches' operands, two inputs
     stride, width, *path = model.transition1._kernel_operands()[2]
     assert (stride, width) == (2, 160)
     separable = torch.ops.mmpose_litehrnet.depthwise_separable
@@ -224,10 +236,10 @@ def test_kernels_check_their_operands():
     with pytest.raises(RuntimeError, match='shape'):
         separable(xs[0], stride, width, *path)  # 40 channels for an 80-channel path
     stem, image = torch.ops.mmpose_litehrnet.stem, torch.randn(1, 3, 64, 48)
-    params, passed = model.stem._kernel_operands()
-    assert passed == 16 and stem(image, params, passed, 32).shape == (1, 32, 16, 12)
+    flat, layout, passed = model.stem._kernel_operands()
+    assert passed == 16 and stem(image, flat, layout, passed, 32).shape == (1, 32, 16, 12)
     with pytest.raises(RuntimeError, match='shape'):
-        stem(image, params, 0, 32)
+        stem(image, flat, layout, 0, 32)
 
 
 def test_kernels_can_be_turned_off(monkeypatch):

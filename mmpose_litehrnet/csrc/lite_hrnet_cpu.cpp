@@ -78,9 +78,9 @@ class BlockCache {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = free_.find(bytes);
-      if (it != free_.end()) {
-        void* p = it->second;
-        free_.erase(it);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
         cached_ -= bytes;
         return p;
       }
@@ -94,7 +94,7 @@ class BlockCache {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_ + bytes <= kMaxCached) {
-        free_.emplace(bytes, p);
+        free_[bytes].push_back(p);
         cached_ += bytes;
         return;
       }
@@ -110,7 +110,9 @@ class BlockCache {
 
  private:
   std::mutex mutex_;
-  std::unordered_multimap<size_t, void*> free_;
+  // Per size, the blocks freed last on top: the most recently used memory, the likeliest
+  // to be in cache still, is reused first.
+  std::unordered_map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0;
 };
 
@@ -237,12 +239,69 @@ void pointwise(const float* X, int64_t P, int64_t K, const float* WT, const floa
   });
 }
 
+// One operand of a kernel (a weight or bias in the layout the kernels read): a view of
+// the packed operands (see unpack_operands).
+struct Operand {
+  const float* ptr = nullptr;
+  std::vector<int64_t> sizes;
+
+  int64_t dim() const { return static_cast<int64_t>(sizes.size()); }
+  int64_t size(int64_t i) const { return sizes.at(i < 0 ? i + dim() : i); }
+  template <typename T>
+  T* data_ptr() const { return const_cast<T*>(ptr); }
+};
+
+// A kernel's operands as the Python side packs them (pack_operands): one contiguous
+// float32 tensor holding each operand in turn from a multiple of kLanes values, and an
+// int64 layout giving each operand's number of dimensions, then its sizes. One tensor
+// and its layout per call, not a list: each tensor of a call costs the compiled graph a
+// conversion and a guard.
+std::vector<Operand> unpack_operands(const Tensor& operands, const Tensor& layout,
+                                     const char* op) {
+  TORCH_CHECK(operands.dim() == 1 && operands.is_contiguous() &&
+                  operands.scalar_type() == at::kFloat && operands.device().is_cpu(),
+              op, ": expected the operands as a contiguous 1-D float32 CPU tensor");
+  TORCH_CHECK(layout.dim() == 1 && layout.is_contiguous() && layout.scalar_type() == at::kLong &&
+                  layout.device().is_cpu(),
+              op, ": expected the operands' layout as a 1-D int64 CPU tensor");
+  const int64_t* l = layout.data_ptr<int64_t>();
+  const int64_t n = layout.numel(), size = operands.numel();
+  std::vector<Operand> out;
+  int64_t offset = 0;
+  for (int64_t i = 0; i < n;) {
+    const int64_t dim = l[i++];
+    TORCH_CHECK(dim >= 0 && i + dim <= n, op, ": malformed operand layout");
+    Operand t;
+    t.ptr = operands.data_ptr<float>() + offset;
+    t.sizes.assign(l + i, l + i + dim);
+    i += dim;
+    int64_t numel = 1;
+    for (int64_t d : t.sizes) {
+      TORCH_CHECK(d >= 0, op, ": malformed operand layout");
+      numel *= d;
+    }
+    offset += padded(numel);
+    TORCH_CHECK(offset <= size, op, ": the layout describes more than the ", size,
+                " operand values");
+    out.push_back(std::move(t));
+  }
+  TORCH_CHECK(offset == size, op, ": the layout describes ", offset, " of the ", size,
+              " operand values");
+  return out;
+}
+
 // Checks an operand's shape: the kernels read raw memory.
-void check_operand(const Tensor& t, std::vector<int64_t> shape, const char* op) {
-  TORCH_CHECK(t.sizes() == at::IntArrayRef(shape) && t.is_contiguous() &&
-                  t.scalar_type() == at::kFloat && t.device().is_cpu(),
-              op, ": expected a contiguous float32 CPU operand of shape ", at::IntArrayRef(shape),
-              ", got ", t.sizes());
+void check_operand(const Operand& t, std::vector<int64_t> shape, const char* op) {
+  TORCH_CHECK(t.sizes == shape, op, ": expected an operand of shape ", at::IntArrayRef(shape),
+              ", got ", at::IntArrayRef(t.sizes));
+}
+
+// The operands of a kernel that takes exactly `count`.
+std::vector<Operand> unpack_operands(const Tensor& operands, const Tensor& layout, size_t count,
+                                     const char* op) {
+  auto out = unpack_operands(operands, layout, op);
+  TORCH_CHECK(out.size() == count, op, ": expected ", count, " operands, got ", out.size());
+  return out;
 }
 
 // Channels c0 .. c0 + L of one output pixel of depthwise_stride2.
@@ -581,7 +640,9 @@ class PackedOutputs {
   Tensor take(int64_t n, int64_t c, int64_t h, int64_t w) {
     const int64_t numel = n * c * h * w;
     TORCH_CHECK(used_ + numel <= flat_.numel(), "mmpose_litehrnet: packed outputs overflow");
-    Tensor out = flat_.as_strided({n, c, h, w}, {h * w * c, 1, w * c, c}, used_);
+    // A view for the operator's own use (it returns flat_): no deleter, no dispatch.
+    Tensor out = at::from_blob(flat_.data_ptr<float>() + used_, {n, c, h, w},
+                               {h * w * c, 1, w * c, c}, flat_.options());
     used_ += numel;
     return out;
   }
@@ -636,11 +697,11 @@ int64_t numel_of(const std::vector<Tensor>& xs) {
 // (9, C_k) tap-major; spatial weighting of branch k: sw1t[k] (C_k, h_k), sw2t[k]
 // (h_k, C_k). Returns the shuffled branches.
 std::vector<Tensor> conditional_channel_weighting(
-    const std::vector<Tensor>& inputs, const Tensor& cw1t, const Tensor& cb1,
-    const Tensor& cw2t, const Tensor& cb2, const std::vector<Tensor>& dw_weights,
-    const std::vector<Tensor>& dw_biases, const std::vector<Tensor>& sw1t,
-    const std::vector<Tensor>& sb1, const std::vector<Tensor>& sw2t,
-    const std::vector<Tensor>& sb2) {
+    const std::vector<Tensor>& inputs, const Operand& cw1t, const Operand& cb1,
+    const Operand& cw2t, const Operand& cb2, const std::vector<Operand>& dw_weights,
+    const std::vector<Operand>& dw_biases, const std::vector<Operand>& sw1t,
+    const std::vector<Operand>& sb1, const std::vector<Operand>& sw2t,
+    const std::vector<Operand>& sb2) {
   const char* op = "conditional_channel_weighting";
   const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
@@ -803,7 +864,7 @@ std::vector<Tensor> conditional_channel_weighting(
 // padded like their weights. The released arithmetic: z0 =
 // x0 + x0 + the upsampled paths; output i > 0 = 2 * path(z0) + x_i + the other paths.
 std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
-                                            const std::vector<Tensor>& params) {
+                                            const std::vector<Operand>& params) {
   const char* op = "multi_resolution_fusion";
   const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
@@ -869,25 +930,29 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
       }
     };
     // out = relu(a + b + the upsampled low[i][j > i]), pre = the sum before the ReLU.
+    // Each pixel's channels are summed in registers, a vector at a time.
     auto sum_and_relu = [&](int64_t i, const float* a, const float* b, float* pre, float* out) {
-      const int64_t c = C[i], w = W[i];
+      const int64_t c = C[i], w = W[i], whole = c / kLanes * kLanes;
       at::parallel_for(0, H[i], grain(w * c * B, 8192), [&](int64_t y0, int64_t y1) {
-        for (int64_t y = y0; y < y1; ++y)
+        std::vector<const float*> rows(B);  // the rows of low[i][j > i] that row y reads
+        for (int64_t y = y0; y < y1; ++y) {
+          for (int64_t j = i + 1; j < B; ++j) rows[j] = low[i][j].data() + (y >> (j - i)) * W[j] * c;
           for (int64_t x = 0; x < w; ++x) {
             const int64_t p = (y * w + x) * c;
-            float* o = out + p;
-            float* z = pre == nullptr ? o : pre + p;
-#pragma omp simd
-            for (int64_t e = 0; e < c; ++e) z[e] = a[p + e] + b[p + e];
-            for (int64_t j = i + 1; j < B; ++j) {
-              const int64_t f = j - i;
-              const float* l = low[i][j].data() + ((y >> f) * W[j] + (x >> f)) * c;
-#pragma omp simd
-              for (int64_t e = 0; e < c; ++e) z[e] += l[e];
+            for (int64_t e = 0; e < whole; e += kLanes) {
+              Vec v = load(a + p + e) + load(b + p + e);
+              for (int64_t j = i + 1; j < B; ++j) v += load(rows[j] + (x >> (j - i)) * c + e);
+              if (pre != nullptr) store(pre + p + e, v);
+              store(out + p + e, relu(v));
             }
-#pragma omp simd
-            for (int64_t e = 0; e < c; ++e) o[e] = std::max(z[e], 0.f);
+            for (int64_t e = whole; e < c; ++e) {
+              float v = a[p + e] + b[p + e];
+              for (int64_t j = i + 1; j < B; ++j) v += rows[j][(x >> (j - i)) * c + e];
+              if (pre != nullptr) pre[p + e] = v;
+              out[p + e] = std::max(v, 0.f);
+            }
           }
+        }
       });
     };
     for (int64_t j = 1; j < B; ++j)
@@ -914,9 +979,9 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
 // second half of x through 1x1-ReLU, 3x3 depthwise, 1x1-ReLU (folded norms), then
 // concatenated with the first half and shuffled. x: (N, 2C, H, W); w1t, w2t (C,
 // padded(C)) transposed weights with padded biases; dw (9, C) tap-major, dw_bias (C).
-Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
-                    const Tensor& dw, const Tensor& dw_bias, const Tensor& w2t,
-                    const Tensor& b2) {
+Tensor shuffle_unit(const Tensor& input, const Operand& w1t, const Operand& b1,
+                    const Operand& dw, const Operand& dw_bias, const Operand& w2t,
+                    const Operand& b2) {
   const char* op = "shuffle_unit";
   const Tensor x = channels_last_inputs({input}, op)[0];
   const int64_t N = x.size(0), C = x.size(1) / 2, H = x.size(2), W = x.size(3), P = H * W;
@@ -951,7 +1016,7 @@ Tensor shuffle_unit(const Tensor& input, const Tensor& w1t, const Tensor& b1,
 // C_in, padded(C_1)), rows in (ky, kx, c) order, and bias; the expansion's WT (C_1 -
 // passed, padded(C_2 - passed)) and bias; the depthwise (9, C_2) and bias; the last WT
 // (C_2, padded(out_channels)) and bias.
-Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t passed,
+Tensor stem(const Tensor& input, const std::vector<Operand>& params, int64_t passed,
             int64_t out_channels) {
   const char* op = "stem";
   const Tensor x = channels_last_inputs({input}, op)[0];
@@ -1019,8 +1084,8 @@ Tensor stem(const Tensor& input, const std::vector<Tensor>& params, int64_t pass
 // x (N, C, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)); dw (9, C)
 // tap-major and dw_bias (C); WT (C, padded(out_channels)) and bias (padded).
 Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_channels,
-                           const Tensor& dw, const Tensor& dw_bias, const Tensor& WT,
-                           const Tensor& bias) {
+                           const Operand& dw, const Operand& dw_bias, const Operand& WT,
+                           const Operand& bias) {
   const char* op = "depthwise_separable";
   TORCH_CHECK(stride == 1 || stride == 2, op, ": stride must be 1 or 2, got ", stride);
   const Tensor x = channels_last_inputs({input}, op)[0];
@@ -1048,7 +1113,7 @@ Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_chan
 // its own). xs: highest resolution first; params, lowest branch first, four per step:
 // dw (9, C_k), bias, WT (C_k, padded(D_k)), bias. Returns the outputs, highest first.
 std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
-                                   const std::vector<Tensor>& params) {
+                                   const std::vector<Operand>& params) {
   const char* op = "iterative_head";
   const auto xs = channels_last_inputs(inputs, op);
   const int64_t B = xs.size(), N = xs[0].size(0);
@@ -1101,57 +1166,90 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
   return outs;
 }
 
+// The registered operators: each takes its operands packed (see unpack_operands).
+std::vector<Tensor> conditional_channel_weighting_op(const std::vector<Tensor>& xs,
+                                                     const Tensor& operands,
+                                                     const Tensor& layout) {
+  // cw1t, cb1, cw2t, cb2, then per branch in turn: depthwise weights and biases, the
+  // spatial weighting's sw1t, sb1, sw2t, sb2.
+  const char* op = "conditional_channel_weighting";
+  const auto v = unpack_operands(operands, layout, 4 + 6 * xs.size(), op);
+  auto list = [&](size_t i) {
+    return std::vector<Operand>(v.begin() + 4 + i * xs.size(), v.begin() + 4 + (i + 1) * xs.size());
+  };
+  return conditional_channel_weighting(xs, v[0], v[1], v[2], v[3], list(0), list(1), list(2),
+                                       list(3), list(4), list(5));
+}
+
+std::vector<Tensor> multi_resolution_fusion_op(const std::vector<Tensor>& xs,
+                                               const Tensor& operands, const Tensor& layout) {
+  const char* op = "multi_resolution_fusion";
+  return multi_resolution_fusion(xs, unpack_operands(operands, layout, op));
+}
+
+Tensor shuffle_unit_op(const Tensor& x, const Tensor& operands, const Tensor& layout) {
+  const auto v = unpack_operands(operands, layout, 6, "shuffle_unit");
+  return shuffle_unit(x, v[0], v[1], v[2], v[3], v[4], v[5]);
+}
+
+Tensor stem_op(const Tensor& x, const Tensor& operands, const Tensor& layout, int64_t passed,
+               int64_t out_channels) {
+  return stem(x, unpack_operands(operands, layout, 8, "stem"), passed, out_channels);
+}
+
+Tensor depthwise_separable_op(const Tensor& x, int64_t stride, int64_t out_channels,
+                              const Tensor& operands, const Tensor& layout) {
+  const auto v = unpack_operands(operands, layout, 4, "depthwise_separable");
+  return depthwise_separable(x, stride, out_channels, v[0], v[1], v[2], v[3]);
+}
+
+std::vector<Tensor> iterative_head_op(const std::vector<Tensor>& xs, const Tensor& operands,
+                                      const Tensor& layout) {
+  return iterative_head(xs, unpack_operands(operands, layout, "iterative_head"));
+}
+
 // The list operators as packed() gives their outputs.
-Tensor conditional_channel_weighting_packed(
-    const std::vector<Tensor>& xs, const Tensor& cw1t, const Tensor& cb1, const Tensor& cw2t,
-    const Tensor& cb2, const std::vector<Tensor>& dw_weights,
-    const std::vector<Tensor>& dw_biases, const std::vector<Tensor>& sw1t,
-    const std::vector<Tensor>& sb1, const std::vector<Tensor>& sw2t,
-    const std::vector<Tensor>& sb2) {
-  return packed("conditional_channel_weighting", xs, numel_of(xs), [&] {
-    conditional_channel_weighting(xs, cw1t, cb1, cw2t, cb2, dw_weights, dw_biases, sw1t, sb1,
-                                  sw2t, sb2);
-  });
+Tensor conditional_channel_weighting_packed(const std::vector<Tensor>& xs,
+                                            const Tensor& operands, const Tensor& layout) {
+  return packed("conditional_channel_weighting", xs, numel_of(xs),
+                [&] { conditional_channel_weighting_op(xs, operands, layout); });
 }
 
-Tensor multi_resolution_fusion_packed(const std::vector<Tensor>& xs,
-                                      const std::vector<Tensor>& params) {
+Tensor multi_resolution_fusion_packed(const std::vector<Tensor>& xs, const Tensor& operands,
+                                      const Tensor& layout) {
   return packed("multi_resolution_fusion", xs, numel_of(xs),
-                [&] { multi_resolution_fusion(xs, params); });
+                [&] { multi_resolution_fusion_op(xs, operands, layout); });
 }
 
-Tensor iterative_head_packed(const std::vector<Tensor>& xs, const std::vector<Tensor>& params) {
+Tensor iterative_head_packed(const std::vector<Tensor>& xs, const Tensor& operands,
+                             const Tensor& layout) {
   int64_t numel = 0;  // output k has the channels of branch k - 1 (the first its own)
   for (size_t k = 0; k < xs.size(); ++k)
     numel += xs[k].numel() / std::max<int64_t>(1, xs[k].size(1)) * xs[k > 0 ? k - 1 : 0].size(1);
-  return packed("iterative_head", xs, numel, [&] { iterative_head(xs, params); });
+  return packed("iterative_head", xs, numel, [&] { iterative_head_op(xs, operands, layout); });
 }
 
 TORCH_LIBRARY(mmpose_litehrnet, m) {
-  m.def("conditional_channel_weighting(Tensor[] xs, Tensor cw1t, Tensor cb1, Tensor cw2t, "
-        "Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, Tensor[] sb1, "
-        "Tensor[] sw2t, Tensor[] sb2) -> Tensor[]");
-  m.def("multi_resolution_fusion(Tensor[] xs, Tensor[] params) -> Tensor[]");
-  m.def("shuffle_unit(Tensor x, Tensor w1t, Tensor b1, Tensor dw, Tensor dw_bias, Tensor w2t, "
-        "Tensor b2) -> Tensor");
-  m.def("stem(Tensor x, Tensor[] params, int passed, int out_channels) -> Tensor");
-  m.def("depthwise_separable(Tensor x, int stride, int out_channels, Tensor dw, "
-        "Tensor dw_bias, Tensor wt, Tensor bias) -> Tensor");
-  m.def("iterative_head(Tensor[] xs, Tensor[] params) -> Tensor[]");
-  m.def("conditional_channel_weighting_packed(Tensor[] xs, Tensor cw1t, Tensor cb1, "
-        "Tensor cw2t, Tensor cb2, Tensor[] dw_weights, Tensor[] dw_biases, Tensor[] sw1t, "
-        "Tensor[] sb1, Tensor[] sw2t, Tensor[] sb2) -> Tensor");
-  m.def("multi_resolution_fusion_packed(Tensor[] xs, Tensor[] params) -> Tensor");
-  m.def("iterative_head_packed(Tensor[] xs, Tensor[] params) -> Tensor");
+  m.def("conditional_channel_weighting(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
+  m.def("multi_resolution_fusion(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
+  m.def("shuffle_unit(Tensor x, Tensor operands, Tensor layout) -> Tensor");
+  m.def("stem(Tensor x, Tensor operands, Tensor layout, int passed, int out_channels) -> Tensor");
+  m.def("depthwise_separable(Tensor x, int stride, int out_channels, Tensor operands, "
+        "Tensor layout) -> Tensor");
+  m.def("iterative_head(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
+  m.def("conditional_channel_weighting_packed(Tensor[] xs, Tensor operands, Tensor layout) "
+        "-> Tensor");
+  m.def("multi_resolution_fusion_packed(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor");
+  m.def("iterative_head_packed(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
-  m.impl("conditional_channel_weighting", &conditional_channel_weighting);
-  m.impl("multi_resolution_fusion", &multi_resolution_fusion);
-  m.impl("shuffle_unit", &shuffle_unit);
-  m.impl("stem", &stem);
-  m.impl("depthwise_separable", &depthwise_separable);
-  m.impl("iterative_head", &iterative_head);
+  m.impl("conditional_channel_weighting", &conditional_channel_weighting_op);
+  m.impl("multi_resolution_fusion", &multi_resolution_fusion_op);
+  m.impl("shuffle_unit", &shuffle_unit_op);
+  m.impl("stem", &stem_op);
+  m.impl("depthwise_separable", &depthwise_separable_op);
+  m.impl("iterative_head", &iterative_head_op);
   m.impl("conditional_channel_weighting_packed", &conditional_channel_weighting_packed);
   m.impl("multi_resolution_fusion_packed", &multi_resolution_fusion_packed);
   m.impl("iterative_head_packed", &iterative_head_packed);

@@ -13,6 +13,7 @@ from ..layers import (
     conv_operands,
     default_norm_cfg,
     is_kernel_conv,
+    pack_operands,
 )
 from .cross_resolution_weighting import CrossResolutionWeighting
 from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
@@ -107,10 +108,10 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
                 row, col = row + r, col + c
             blocks.append(branch)
         depthwise = [conv_operands(dw.conv) for dw in self.depthwise_convs]
-        return [*conv_operands(fc1), *conv_operands(fc2),
-                [weight for weight, _ in depthwise], [bias for _, bias in depthwise],
-                blocks[0], list(sw.bias1.split(sw.hidden)), blocks[1],
-                list(sw.bias2.split(sw.channels))]
+        return pack_operands([
+            *conv_operands(fc1), *conv_operands(fc2), *(weight for weight, _ in depthwise),
+            *(bias for _, bias in depthwise), *blocks[0], *sw.bias1.split(sw.hidden),
+            *blocks[1], *sw.bias2.split(sw.channels)])
 
     def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
         return call_list_kernel('conditional_channel_weighting', xs, *self.kernel_operands())

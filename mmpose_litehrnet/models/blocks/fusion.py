@@ -15,6 +15,7 @@ from ..layers import (
     is_exporting_onnx,
     is_kernel_conv,
     is_kernel_separable,
+    pack_operands,
 )
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
@@ -147,7 +148,7 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         return [(conv, name) for conv in self._kernel_convs() for name in ('weight', 'bias')]
 
     def _kernel_operands(self) -> List[Tensor]:
-        return [t for conv in self._kernel_convs() for t in conv_operands(conv)]
+        return pack_operands([t for conv in self._kernel_convs() for t in conv_operands(conv)])
 
     def forward_cpu_kernel(self, xs: List[Tensor]) -> Optional[List[Tensor]]:
         """``[relu(y) for y in self(xs)]`` as one kernel call, or None where the kernel
@@ -161,7 +162,7 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         return self.call_kernel(xs)
 
     def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        return call_list_kernel('multi_resolution_fusion', xs, self.kernel_operands())
+        return call_list_kernel('multi_resolution_fusion', xs, *self.kernel_operands())
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.
@@ -256,7 +257,7 @@ class Transition(CPUKernelMixin, nn.ModuleList):
         stride, output channels, then the two convolutions' operands."""
         return [None if step is None else
                 [1 if i < self.num_inputs else 2, step[1].out_channels,
-                 *conv_operands(step[0]), *conv_operands(step[1])]
+                 *pack_operands([*conv_operands(step[0]), *conv_operands(step[1])])]
                 for i, step in enumerate(self._steps())]
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:

@@ -10,6 +10,7 @@ from ..layers import (
     call_list_kernel,
     conv_operands,
     is_kernel_conv_act,
+    pack_operands,
     upsample_bilinear,
 )
 
@@ -60,10 +61,10 @@ class IterativeHead(CPUKernelMixin, nn.Module):
         return [(conv, name) for conv in self._convs() for name in ('weight', 'bias')]
 
     def _kernel_operands(self) -> List[Tensor]:
-        return [t for conv in self._convs() for t in conv_operands(conv)]
+        return pack_operands([t for conv in self._convs() for t in conv_operands(conv)])
 
     def call_kernel(self, xs: List[Tensor]) -> List[Tensor]:
-        return call_list_kernel('iterative_head', xs, self.kernel_operands())
+        return call_list_kernel('iterative_head', xs, *self.kernel_operands())
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         if len(xs) == len(self.projects) and self.uses_cpu_kernel(xs):

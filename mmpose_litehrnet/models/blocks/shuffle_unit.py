@@ -13,6 +13,7 @@ from ..layers import (
     conv_operands,
     default_norm_cfg,
     is_kernel_conv_act,
+    pack_operands,
 )
 
 __all__ = ['ShuffleUnit']
@@ -85,7 +86,7 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
         return [(block.conv, name) for block in self.branch2 for name in ('weight', 'bias')]
 
     def _kernel_operands(self) -> List[Tensor]:
-        return [t for block in self.branch2 for t in conv_operands(block.conv)]
+        return pack_operands([t for block in self.branch2 for t in conv_operands(block.conv)])
 
     def call_kernel(self, x: Tensor) -> Tensor:
         return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())

@@ -15,6 +15,7 @@ from ..layers import (
     default_norm_cfg,
     dense_operands,
     is_kernel_conv_act,
+    pack_operands,
 )
 
 __all__ = ['MergedBranchStem', 'Stem']
@@ -164,10 +165,11 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
         and columns of the channels it passes through, and how many those are."""
         passed = self._passed()
         expand = self.expand_conv.conv
-        return [[*conv_operands(self.conv1.conv),
-                 *dense_operands(expand.weight[passed:, passed:], expand.bias[passed:]),
-                 *conv_operands(self.depthwise_conv.conv),
-                 *conv_operands(self.linear_conv.conv)], passed]
+        return [*pack_operands([
+            *conv_operands(self.conv1.conv),
+            *dense_operands(expand.weight[passed:, passed:], expand.bias[passed:]),
+            *conv_operands(self.depthwise_conv.conv), *conv_operands(self.linear_conv.conv)]),
+            passed]
 
     def forward(self, x: Tensor) -> Tensor:
         if self.uses_cpu_kernel([x]):
@@ -175,8 +177,7 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
         return super().forward(x)
 
     def call_kernel(self, x: Tensor) -> Tensor:
-        operands, passed = self.kernel_operands()
-        return torch.ops.mmpose_litehrnet.stem(x, operands, passed, self.out_channels)
+        return torch.ops.mmpose_litehrnet.stem(x, *self.kernel_operands(), self.out_channels)
 
     @staticmethod
     def mergeable(stem: Stem) -> bool:

@@ -18,6 +18,7 @@ from .cpu_kernels import (
     is_kernel_conv_act,
     is_kernel_separable,
     make_kernel_operands,
+    pack_operands,
     runs_cpu_kernels,
 )
 from .deform_conv import GridSampleDeformConv2d, deform_conv2d
@@ -33,6 +34,6 @@ __all__ = [
     'concat_shuffle', 'conv_operands', 'cpu_kernels_available', 'default_norm_cfg',
     'deform_conv2d', 'dense_operands', 'folded_weighting_mlp', 'global_average',
     'is_channels_last', 'is_exporting_onnx', 'is_kernel_conv', 'is_kernel_conv_act',
-    'is_kernel_separable', 'make_kernel_operands', 'mul_nearest', 'runs_cpu_kernels',
-    'upsample_bilinear', 'weighting_mlp'
+    'is_kernel_separable', 'make_kernel_operands', 'mul_nearest', 'pack_operands',
+    'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]
