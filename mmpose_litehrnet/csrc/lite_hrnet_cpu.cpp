@@ -265,6 +265,7 @@ std::vector<Operand> unpack_operands(const Tensor& operands, const Tensor& layou
                   layout.device().is_cpu(),
               op, ": expected the operands' layout as a 1-D int64 CPU tensor");
   const int64_t* l = layout.data_ptr<int64_t>();
+  const float* base = operands.data_ptr<float>();
   const int64_t n = layout.numel(), size = operands.numel();
   std::vector<Operand> out;
   int64_t offset = 0;
@@ -272,7 +273,7 @@ std::vector<Operand> unpack_operands(const Tensor& operands, const Tensor& layou
     const int64_t dim = l[i++];
     TORCH_CHECK(dim >= 0 && i + dim <= n, op, ": malformed operand layout");
     Operand t;
-    t.ptr = operands.data_ptr<float>() + offset;
+    t.ptr = base + offset;
     t.sizes.assign(l + i, l + i + dim);
     i += dim;
     int64_t numel = 1;
@@ -1107,6 +1108,9 @@ Tensor depthwise_separable(const Tensor& input, int64_t stride, int64_t out_chan
   return out;
 }
 
+// The iterative head's output k has the channels of branch k - 1 (the first its own).
+int64_t head_width(const std::vector<Tensor>& xs, size_t k) { return xs[k > 0 ? k - 1 : 0].size(1); }
+
 // Released Lite-HRNet's iterative head (deploy form): from the lowest-resolution branch
 // up, each branch plus the previous output (bilinear, align_corners=True) through a
 // depthwise separable step and its ReLU, to the next branch's width (the highest keeps
@@ -1121,15 +1125,14 @@ std::vector<Tensor> iterative_head(const std::vector<Tensor>& inputs,
               " parameters, got ", params.size());
   std::vector<Tensor> outs(B);
   for (int64_t s = 0; s < B; ++s) {
-    const int64_t k = B - 1 - s, C = xs[k].size(1), D = xs[k > 0 ? k - 1 : 0].size(1);
+    const int64_t k = B - 1 - s, C = xs[k].size(1), D = head_width(xs, k);
     check_operand(params[4 * s], {9, C}, op);
     check_operand(params[4 * s + 1], {C}, op);
     check_operand(params[4 * s + 2], {C, padded(D)}, op);
     check_operand(params[4 * s + 3], {padded(D)}, op);
   }
   for (int64_t k = 0; k < B; ++k)  // in order: packed() returns them so
-    outs[k] = empty_channels_last(N, xs[k > 0 ? k - 1 : 0].size(1), xs[k].size(2), xs[k].size(3),
-                                  xs[k]);
+    outs[k] = empty_channels_last(N, head_width(xs, k), xs[k].size(2), xs[k].size(3), xs[k]);
   for (int64_t n = 0; n < N; ++n) {
     for (int64_t s = 0; s < B; ++s) {
       const int64_t k = B - 1 - s, C = xs[k].size(1), H = xs[k].size(2), W = xs[k].size(3);
@@ -1223,9 +1226,9 @@ Tensor multi_resolution_fusion_packed(const std::vector<Tensor>& xs, const Tenso
 
 Tensor iterative_head_packed(const std::vector<Tensor>& xs, const Tensor& operands,
                              const Tensor& layout) {
-  int64_t numel = 0;  // output k has the channels of branch k - 1 (the first its own)
+  int64_t numel = 0;
   for (size_t k = 0; k < xs.size(); ++k)
-    numel += xs[k].numel() / std::max<int64_t>(1, xs[k].size(1)) * xs[k > 0 ? k - 1 : 0].size(1);
+    numel += xs[k].numel() / std::max<int64_t>(1, xs[k].size(1)) * head_width(xs, k);
   return packed("iterative_head", xs, numel, [&] { iterative_head_op(xs, operands, layout); });
 }
 
