@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .models.layers import cache_root, is_exporting_onnx
+from .models.layers import cache_root, calls_cpu_kernels, is_exporting_onnx
 
 __all__ = ['AOTBackbone', 'aot_cache_dir', 'default_aot_cache_dir']
 
@@ -43,8 +43,9 @@ class AOTBackbone:
     batch-1 one took 23.7, 40 alternating rounds). MMPose's model calls the backbone
     as before (``mim test``, ``inference_topdown``, the inferencer) and gets the compiled
     graph's outputs, with none of the eager form's per-operator Python and dispatch
-    cost. Other calls (gradients, GPUs, other dtypes, tracing and export) run the
-    backbone's own forward.
+    cost. Where the backbone calls the CPU kernels, so do its packages
+    (``compile_aot_package(..., cpu_kernels=True)``). Other calls (gradients, GPUs,
+    other dtypes, tracing and export) run the backbone's own forward.
 
     The first call at a new size compiles (minutes on 2 cores, a C++ compiler needed)
     and stores the package in ``cache_dir`` under a digest of everything it depends on:
@@ -92,12 +93,13 @@ class AOTBackbone:
                 digest.update(value.detach().cpu().contiguous().numpy().tobytes())
             self._weights_digest = digest.hexdigest()
         batch = 'batch 1' if x.shape[0] == 1 else 'any batch'
-        key = f'{self._weights_digest} {batch} {tuple(x.shape[1:])} {x.dtype} ' \
+        kernels = 'kernels' if calls_cpu_kernels(self.backbone) else 'operators'
+        key = f'{self._weights_digest} {batch} {kernels} {tuple(x.shape[1:])} {x.dtype} ' \
               f'torch {torch.__version__} mmpose_litehrnet {__version__}'
         return osp.join(self.cache_dir, hashlib.sha256(key.encode()).hexdigest()[:32] + '.pt2')
 
     def _load_or_compile(self, x: Tensor) -> Any:
-        from .deploy import compile_aot_package
+        from .deploy import compile_aot_package, load_aot_package
         path = self.package_path(x)
         if not osp.exists(path):
             os.makedirs(self.cache_dir, exist_ok=True)
@@ -109,13 +111,14 @@ class AOTBackbone:
             example = torch.randn(1 if single else 2, *x.shape[1:], dtype=x.dtype)
             self.compiling = True
             try:
-                compile_aot_package(self.backbone, example, partial, dynamic_batch=not single)
+                compile_aot_package(self.backbone, example, partial, dynamic_batch=not single,
+                                    cpu_kernels=calls_cpu_kernels(self.backbone))
                 os.replace(partial, path)
             finally:
                 self.compiling = False
                 if osp.exists(partial):
                     os.remove(partial)
-        return torch._inductor.aoti_load_package(path)
+        return load_aot_package(path)
 
     def __getstate__(self) -> Dict[str, Any]:
         # Loaded packages are not copied or pickled: a copy loads its own on first use.

@@ -30,7 +30,7 @@ from .models.layers.layout import channels_last_device_types
 
 __all__ = ['MatmulConv1x1', 'TensorForward', 'channels_last_device_types',
            'compile_aot_package', 'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn',
-           'switch_to_deploy', 'trace_torchscript']
+           'load_aot_package', 'switch_to_deploy', 'trace_torchscript']
 
 
 class TensorForward(nn.Module):
@@ -255,32 +255,56 @@ def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:
     return run
 
 
-def compile_aot_package(model: nn.Module, x: Tensor, path: str,
-                        dynamic_batch: bool = False) -> str:
+def compile_aot_package(model: nn.Module, x: Tensor, path: str, dynamic_batch: bool = False,
+                        cpu_kernels: bool = False) -> str:
     """``model`` compiled ahead of time by TorchInductor (AOTInductor) for ``x``'s device
-    into a ``.pt2`` package at ``path``, which it returns. The package loads with
+    into a ``.pt2`` package at ``path``, which it returns. ``torch.export`` captures the
+    forward pass at ``x``'s shape (with ``dynamic_batch``, any batch size >= 1); then
+    Inductor compiles it with ``freezing`` under no_grad (Inductor freezes only a graph
+    without gradients: compiled with them, the package's convolutions reordered their
+    weights at every call and it ran 2x slower), like :func:`compile_for_cpu_inference`.
+    The package runs the compiled graph from C++ at once (no compile when it is loaded,
+    no guards at each call). Compile once the weights are final; it takes a C++ compiler
+    and, for Lite-HRNet-18's deploy form on 2 cores, about 2.5 minutes with PyTorch's
+    operators or about 20 s with the kernels.
+
+    By default the graph holds PyTorch's operators only: the package loads with
     ``torch._inductor.aoti_load_package(path)`` (or C++'s ``AOTIModelPackageLoader``)
-    without this package, MMPose or the model's code, and runs the compiled graph from C++
-    at once (no compile when it is loaded, no guards at each call). ``torch.export``
-    captures the forward pass at ``x``'s shape (with ``dynamic_batch``, any batch size
-    >= 1); then Inductor compiles it with ``freezing`` under no_grad (Inductor freezes
-    only a graph without gradients: compiled with them, the package's convolutions
-    reordered their weights at every call and it ran 2x slower), like
-    :func:`compile_for_cpu_inference`. Compile once the weights are final; it takes
-    minutes and a C++ compiler.
+    without this package, MMPose or the model's code. With ``cpu_kernels``, the deploy
+    form's CPU kernels (where they build) are ops of the graph, as in
+    :func:`compile_for_cpu_inference`: faster, but the package then runs only where the
+    kernels are loaded (:func:`load_aot_package` loads them, then the package).
 
     Shape:
         the package: as ``model``, at ``x``'s shape (any batch with ``dynamic_batch``)
     """
     import torch._inductor.config as inductor_config
+
+    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
     if dynamic_batch and x.shape[0] < 2:
         raise ValueError('compile_aot_package: a dynamic batch needs an example batch of at '
                          f'least 2 (export specialises a batch of 0 or 1), got {x.shape[0]}')
     dynamic = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
+    kernels = cpu_kernels_in_exports() if cpu_kernels else contextlib.nullcontext()
+    if cpu_kernels:
+        make_kernel_operands(model)
     with torch.no_grad():
-        program = torch.export.export(model, (x, ), dynamic_shapes=dynamic)
+        with kernels:
+            program = torch.export.export(model, (x, ), dynamic_shapes=dynamic)
         with inductor_config.patch(freezing=True):
             return torch._inductor.aoti_compile_and_package(program, package_path=path)
+
+
+def load_aot_package(path: str) -> Any:
+    """A package of :func:`compile_aot_package` loaded for this process's CPU, the CPU
+    kernels loaded first (a package compiled with ``cpu_kernels`` calls them).
+
+    Shape:
+        as the packaged model
+    """
+    from .models.layers import cpu_kernels_available
+    cpu_kernels_available()
+    return torch._inductor.aoti_load_package(path)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ import glob
 import os.path as osp
 import subprocess
 import sys
+import zipfile
 from typing import Sequence, Tuple
 
 import pytest
@@ -23,6 +24,7 @@ from conftest import (
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose_litehrnet import LiteHRNet
+from mmpose_litehrnet.models.layers import cpu_kernels_available
 
 
 def test_deploy_form_matches_training_form(variant):
@@ -453,7 +455,6 @@ def test_compile_for_cpu_inference_gives_the_eager_outputs():
     from torch.profiler import profile
 
     from mmpose_litehrnet.deploy import compile_for_cpu_inference
-    from mmpose_litehrnet.models.layers import cpu_kernels_available
 
     def kernel_calls(fn, x):
         with torch.no_grad(), profile() as prof:
@@ -671,6 +672,37 @@ def test_aoti_package_runs_without_the_model_code_and_matches_the_training_form(
                                atol=1e-4 * expected.abs().max().item())
 
 
+def test_exported_graphs_call_the_kernels_only_where_asked():
+    """``torch.export`` of the deploy form records PyTorch's operators (the standalone
+    package's graph); in ``cpu_kernels_in_exports`` (``compile_aot_package(...,
+    cpu_kernels=True)``) it records one kernel call per stem, transition path, block,
+    fusion and head, and gives the eager outputs at another batch (the batch dynamic)."""
+    from mmpose_litehrnet.models.layers import cpu_kernels_in_exports, make_kernel_operands
+    if not cpu_kernels_available():
+        pytest.skip('no CPU kernels here: the deploy form runs its PyTorch operators')
+    model = _small_deployed_network()
+    make_kernel_operands(model)
+    x = torch.randn(3, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+
+    def kernel_calls(program):
+        return sorted(str(node.target).split('.')[1] for node in program.graph.nodes
+                      if str(node.target).startswith('mmpose_litehrnet.'))
+    with torch.no_grad():
+        assert kernel_calls(torch.export.export(model, (x[:2], ))) == []
+        with cpu_kernels_in_exports():
+            program = torch.export.export(
+                model, (x[:2], ), dynamic_shapes=({0: torch.export.Dim('batch')}, ))
+        expected = model(x)
+    # The stem; three transition paths (32 -> 40 and 32 -> 80 channels, then the third
+    # branch); the Lite module's block and the Naive one's unit per branch; two fusions.
+    assert kernel_calls(program) == sorted(
+        ['stem', *['depthwise_separable'] * 3, 'conditional_channel_weighting_packed',
+         *['shuffle_unit'] * 3, *['multi_resolution_fusion_packed'] * 2,
+         'iterative_head_packed'])
+    for actual, e in zip(program.module()(x), expected):
+        torch.testing.assert_close(actual, e, rtol=0, atol=1e-4 * e.abs().max().item())
+
+
 def test_aoti_package_refuses_a_dynamic_batch_example_of_one():
     from mmpose_litehrnet.deploy import compile_aot_package
     with pytest.raises(ValueError, match='example batch of at least 2 .*, got 1'):
@@ -707,6 +739,14 @@ def test_channels_last_from_a_config_predicts_like_nchw():
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=0)
 
 
+def _package_kernel_calls(path: str) -> int:
+    """How many calls of our CPU kernels an AOTInductor package's graph makes (its
+    wrapper's JSON lists the calls to ops outside PyTorch)."""
+    with zipfile.ZipFile(path) as package:
+        return sum(package.read(name).count(b'"mmpose_litehrnet::')
+                   for name in package.namelist() if name.endswith('.json'))
+
+
 @pytest.mark.slow(seconds=45)
 def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
     """``switch_to_deploy(model, aot=DIR)`` on MMPose's top-down model (one Lite module,
@@ -738,6 +778,8 @@ def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
     x = torch.zeros(1, 3, 256, 192)
     packages = [model.backbone.aot.package_path(x), model.backbone.aot.package_path(x[[0, 0]])]
     assert sorted(glob.glob(osp.join(cache, '*.pt2'))) == sorted(packages)
+    if cpu_kernels_available():  # the stem, two transition paths, block, fusion, head
+        assert [_package_kernel_calls(p) for p in packages] == [6, 6]
 
     again = switch_to_deploy(copy.deepcopy(trained), aot=cache)
     with mock.patch('mmpose_litehrnet.deploy.compile_aot_package',

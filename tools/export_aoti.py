@@ -2,7 +2,7 @@
 AOTInductor into a ``.pt2`` package and checks it against PyTorch.
 
     python tools/export_aoti.py CONFIG CHECKPOINT --shape H W [--batch N | --dynamic-batch]
-        [--out F.pt2] [--deploy]
+        [--out F.pt2] [--deploy [--cpu-kernels]]
 
 Input (N, 3, H, W) normalised image, output the heatmaps or, for an MMSeg config, the
 segmentation logits before their resize to the image. The package loads with
@@ -11,8 +11,11 @@ MMPose, MMCV, this package or compile at load. It is compiled for this machine's
 installed torch, and N x 3 x H x W (any N >= 1 with --dynamic-batch, checked at 1 and 3);
 any H and W work. On a CPU the deploy form (``--deploy``, recommended) ran within 10% of
 ``compile_for_cpu_inference`` and faster than ONNX Runtime (README, AOTInductor).
-Compiling takes minutes and a C++ compiler. Exits non-zero if the loaded package gives
-another shape than PyTorch or differs from it by more than --atol.
+Compiling takes minutes and a C++ compiler. With --cpu-kernels the package calls the
+deploy form's CPU kernels (faster, and about 20 s to compile Lite-HRNet-18), so it runs
+only where this package has loaded them: ``mmpose_litehrnet.deploy.load_aot_package``.
+Exits non-zero if the loaded package gives another shape than PyTorch or differs from it
+by more than --atol.
 """
 import sys
 
@@ -33,8 +36,13 @@ def main() -> int:
     batch.add_argument('--batch', type=positive_int, default=1)
     batch.add_argument('--dynamic-batch', action='store_true',
                        help='any batch size >= 1 (one crop per person)')
+    parser.add_argument('--cpu-kernels', action='store_true',
+                        help="with --deploy: the package calls the deploy form's CPU kernels "
+                             '(load it with mmpose_litehrnet.deploy.load_aot_package)')
     args = parser.parse_args()
-    from mmpose_litehrnet.deploy import compile_aot_package
+    if args.cpu_kernels and not args.deploy:
+        parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
+    from mmpose_litehrnet.deploy import compile_aot_package, load_aot_package
     (h, w), n = args.shape, args.batch
     model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
     size = f'{"N" if args.dynamic_batch else n}x{h}x{w}'
@@ -42,8 +50,9 @@ def main() -> int:
     seeds = torch.Generator().manual_seed(0)
     # Compiled at batch 2 when the batch is dynamic: a batch of 1 would be specialised.
     example = torch.randn(2 if args.dynamic_batch else n, 3, h, w, generator=seeds)
-    compile_aot_package(model, example, out, dynamic_batch=args.dynamic_batch)
-    package = torch._inductor.aoti_load_package(out)
+    compile_aot_package(model, example, out, dynamic_batch=args.dynamic_batch,
+                        cpu_kernels=args.cpu_kernels)
+    package = load_aot_package(out)
     batches = (1, 3) if args.dynamic_batch else (n, )
     result = max_abs_difference(package, model, batches, (h, w), seeds, 'the package')
     if result is None:

@@ -141,8 +141,9 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
         f'and {args.throughput_rounds} (throughput); ratios to `{BASE}` (same weights).'
         + (' "+ torch.compile": `compile_for_cpu_inference` (frozen weights, C++ wrapper), '
            'batch 1 only.' if 'torch.compile' in runtimes else '')
-        + (' "AOTInductor": `compile_aot_package` (a .pt2 package, frozen weights), loaded '
-           'with `aoti_load_package`, batch 1 only.' if 'AOTInductor' in runtimes else ''),
+        + (' "AOTInductor": `compile_aot_package` (a .pt2 package, frozen weights; ours with '
+           'its CPU kernels, `(operators)` without), loaded with `load_aot_package`, batch 1 '
+           'only.' if 'AOTInductor' in runtimes else ''),
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
         f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
     for key in latency:

@@ -92,11 +92,12 @@ def compiled_for_cpu(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Ca
 
 def aot_package(model: nn.Module, x: torch.Tensor, path: str) -> Callable:
     """``model`` compiled by ``compile_aot_package`` at ``x``'s shape into a package at
-    ``path`` (``.pt2``) and loaded back, as ``tools/export_aoti.py`` writes it; checks that
-    it gives the eager outputs."""
-    from mmpose_litehrnet.deploy import compile_aot_package
-    compile_aot_package(model, x, path)
-    package = torch._inductor.aoti_load_package(path)
+    ``path`` (``.pt2``), with our CPU kernels where the model calls them (the deploy
+    form; ``(operators)`` has none), and loaded back; checks that it gives the eager
+    outputs."""
+    from mmpose_litehrnet.deploy import compile_aot_package, load_aot_package
+    compile_aot_package(model, x, path, cpu_kernels=True)
+    package = load_aot_package(path)
     with torch.no_grad():
         torch.testing.assert_close(package(x), model(x), rtol=1e-4, atol=1e-4)
     return package

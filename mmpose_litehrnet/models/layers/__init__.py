@@ -11,8 +11,10 @@ from .cpu_kernels import (
     CPUKernelMixin,
     cache_root,
     call_list_kernel,
+    calls_cpu_kernels,
     conv_operands,
     cpu_kernels_available,
+    cpu_kernels_in_exports,
     dense_operands,
     is_kernel_conv,
     is_kernel_conv_act,
@@ -30,10 +32,10 @@ from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
 __all__ = [
     'ConvNormAct', 'CPUKernelMixin', 'DepthwiseSeparableConv', 'GridSampleDeformConv2d',
     'NearestResize', 'adaptive_average_by_products', 'add_nearest', 'cache_root',
-    'call_list_kernel', 'channel_shuffle', 'channels_last_device_types', 'checkpoint_if',
-    'concat_shuffle', 'conv_operands', 'cpu_kernels_available', 'default_norm_cfg',
-    'deform_conv2d', 'dense_operands', 'folded_weighting_mlp', 'global_average',
-    'is_channels_last', 'is_exporting_onnx', 'is_kernel_conv', 'is_kernel_conv_act',
-    'is_kernel_separable', 'make_kernel_operands', 'mul_nearest', 'pack_operands',
-    'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
+    'call_list_kernel', 'calls_cpu_kernels', 'channel_shuffle', 'channels_last_device_types',
+    'checkpoint_if', 'concat_shuffle', 'conv_operands', 'cpu_kernels_available',
+    'cpu_kernels_in_exports', 'default_norm_cfg', 'deform_conv2d', 'dense_operands',
+    'folded_weighting_mlp', 'global_average', 'is_channels_last', 'is_exporting_onnx',
+    'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'make_kernel_operands',
+    'mul_nearest', 'pack_operands', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -17,24 +17,27 @@ it in well under a second. Where it cannot be built (no compiler, another OS) a 
 says so once and the deploy form runs its PyTorch code. ``MMPOSE_LITEHRNET_CPU_KERNELS=0``
 turns the kernels off.
 """
+import contextlib
 import hashlib
 import os
 import os.path as osp
 import platform
 import warnings
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'call_list_kernel', 'conv_operands',
-           'dense_operands', 'cpu_kernels_available', 'is_kernel_conv', 'is_kernel_conv_act',
-           'is_kernel_separable', 'make_kernel_operands', 'pack_operands', 'runs_cpu_kernels']
+__all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'call_list_kernel', 'calls_cpu_kernels',
+           'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'dense_operands',
+           'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'make_kernel_operands',
+           'pack_operands', 'runs_cpu_kernels']
 
 _SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
 _loaded: Optional[bool] = None
+_in_exports = False
 #: For the CPU it runs on, multiply-adds fused (C++17 mode would keep them apart), and
 #: OpenMP on: ATen's parallel_for runs its loops on one thread without it (the library
 #: links to the OpenMP runtime PyTorch has loaded). A compiler without OpenMP (Apple's
@@ -235,12 +238,27 @@ def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
     float32 CPU tensors (the deploy form's CPU layout; with ``channels_last=False`` it
     keeps NCHW and its PyTorch operators) in a pass that records no gradient and is not
     traced or exported (TorchScript, ONNX, ``torch.export`` and AOTInductor graphs keep
-    the operators, and need no library of ours), with the kernels built."""
+    the operators, and need no library of ours; :func:`cpu_kernels_in_exports` lets
+    ``torch.export`` graphs call the kernels), with the kernels built."""
     return not torch.is_grad_enabled() and not torch.jit.is_tracing() \
-        and not torch.compiler.is_exporting() \
+        and (_in_exports or not torch.compiler.is_exporting()) \
         and all(x.dim() == 4 and x.dtype == torch.float32 and x.device.type == 'cpu'
                 and x.is_contiguous(memory_format=torch.channels_last) for x in xs) \
         and cpu_kernels_available()
+
+
+@contextlib.contextmanager
+def cpu_kernels_in_exports() -> Iterator[None]:
+    """In its scope, ``torch.export`` graphs of the deploy form call the CPU kernels
+    where eager passes would (an AOTInductor package compiled from such a graph then
+    needs the kernels loaded to run: see
+    :func:`~mmpose_litehrnet.deploy.load_aot_package`)."""
+    global _in_exports
+    before, _in_exports = _in_exports, True
+    try:
+        yield
+    finally:
+        _in_exports = before
 
 
 class OperandCache:
@@ -334,13 +352,19 @@ class CPUKernelMixin:
         return cache.get(self._kernel_slots, self._kernel_operands)
 
 
+def calls_cpu_kernels(model: nn.Module) -> bool:
+    """Whether any module of ``model`` calls a kernel (``switch_to_deploy`` set it to,
+    and the kernels are built)."""
+    return any(isinstance(module, CPUKernelMixin) and module.cpu_kernel
+               for module in model.modules()) and cpu_kernels_available()
+
+
 def make_kernel_operands(model: nn.Module) -> None:
     """Makes the kernel operands of every module of ``model`` that calls a kernel, so
     that a ``torch.compile`` of it calls the kernels (see
     :meth:`CPUKernelMixin.uses_cpu_kernel`), and loads the kernels first: a first load
     inside the compile (it reads files) broke the graph into nine."""
-    modules = [module for module in model.modules()
-               if isinstance(module, CPUKernelMixin) and module.cpu_kernel]
-    if modules and cpu_kernels_available():
-        for module in modules:
-            module.kernel_operands()
+    if calls_cpu_kernels(model):
+        for module in model.modules():
+            if isinstance(module, CPUKernelMixin) and module.cpu_kernel:
+                module.kernel_operands()
