@@ -237,7 +237,7 @@ def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:
     later changes to them. The deploy form's CPU kernels (where they build) are ops of
     the compiled graph, their operands made from the weights first
     (:func:`~mmpose_litehrnet.models.layers.make_kernel_operands`). The first call
-    compiles (about 40 s for Lite-HRNet-18's deploy form on 2 cores with the kernels, up
+    compiles (about 20 s for Lite-HRNet-18's deploy form on 2 cores with the kernels, up
     to ~3 minutes without them, a cold cache; a C++ compiler is needed).
 
     Shape:
