@@ -296,8 +296,8 @@ def compile_aot_package(model: nn.Module, x: Tensor, path: str, dynamic_batch: b
 
 
 def load_aot_package(path: str) -> Any:
-    """A package of :func:`compile_aot_package` loaded for this process's CPU, the CPU
-    kernels loaded first (a package compiled with ``cpu_kernels`` calls them).
+    """A package of :func:`compile_aot_package`, loaded after the CPU kernels (which a
+    package compiled with ``cpu_kernels`` calls).
 
     Shape:
         as the packaged model

@@ -353,8 +353,8 @@ class CPUKernelMixin:
 
 
 def calls_cpu_kernels(model: nn.Module) -> bool:
-    """Whether any module of ``model`` calls a kernel (``switch_to_deploy`` set it to,
-    and the kernels are built)."""
+    """Whether ``model`` calls the kernels: ``switch_to_deploy`` set some module of it
+    to, and the kernels are built."""
     return any(isinstance(module, CPUKernelMixin) and module.cpu_kernel
                for module in model.modules()) and cpu_kernels_available()
 
