@@ -703,6 +703,24 @@ def test_exported_graphs_call_the_kernels_only_where_asked():
         torch.testing.assert_close(actual, e, rtol=0, atol=1e-4 * e.abs().max().item())
 
 
+@pytest.mark.slow(seconds=30)
+def test_aoti_tool_packages_the_cpu_kernels_on_request(tmp_path):
+    """``tools/export_aoti.py --deploy --cpu-kernels`` (one Lite module): the package calls
+    the kernels (the stem, two transition paths, block, fusion, head) and the tool's own
+    check against PyTorch passes; ``--cpu-kernels`` without ``--deploy`` is refused."""
+    config = tmp_path / 'small.py'
+    config.write_text(f'_base_ = [{COCO_LITEHRNET_18!r}]\n'
+                      f'model = dict(backbone=dict(extra=dict(num_stages=1, '
+                      f'stages_spec={_one_module_spec("LITE")!r})))\n')
+    code, _ = run_tool('export_aoti', str(config), 'unused.pth', '--shape', '128', '96',
+                       '--cpu-kernels')
+    assert code == 2
+    stdout, _, out = _export('export_aoti', str(config), (128, 96), tmp_path, '--deploy',
+                             '--cpu-kernels')
+    assert 'AOTInductor vs PyTorch max abs diff' in stdout
+    assert _package_kernel_calls(out) == (6 if cpu_kernels_available() else 0)
+
+
 def test_aoti_package_refuses_a_dynamic_batch_example_of_one():
     from mmpose_litehrnet.deploy import compile_aot_package
     with pytest.raises(ValueError, match='example batch of at least 2 .*, got 1'):
@@ -747,7 +765,7 @@ def _package_kernel_calls(path: str) -> int:
                    for name in package.namelist() if name.endswith('.json'))
 
 
-@pytest.mark.slow(seconds=45)
+@pytest.mark.slow(seconds=20)
 def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
     """``switch_to_deploy(model, aot=DIR)`` on MMPose's top-down model (one Lite module,
     to keep the compile short): ``inference_topdown``, MMPose's own path, gives
