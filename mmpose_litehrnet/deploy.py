@@ -285,11 +285,12 @@ def compile_aot_package(model: nn.Module, x: Tensor, path: str, dynamic_batch: b
         raise ValueError('compile_aot_package: a dynamic batch needs an example batch of at '
                          f'least 2 (export specialises a batch of 0 or 1), got {x.shape[0]}')
     dynamic = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
-    kernels = cpu_kernels_in_exports() if cpu_kernels else contextlib.nullcontext()
+    export_scope = contextlib.nullcontext()
     if cpu_kernels:
         make_kernel_operands(model)
+        export_scope = cpu_kernels_in_exports()
     with torch.no_grad():
-        with kernels:
+        with export_scope:
             program = torch.export.export(model, (x, ), dynamic_shapes=dynamic)
         with inductor_config.patch(freezing=True):
             return torch._inductor.aoti_compile_and_package(program, package_path=path)

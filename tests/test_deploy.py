@@ -703,6 +703,14 @@ def test_exported_graphs_call_the_kernels_only_where_asked():
         torch.testing.assert_close(actual, e, rtol=0, atol=1e-4 * e.abs().max().item())
 
 
+def _package_kernel_calls(path: str) -> int:
+    """How many calls of our CPU kernels an AOTInductor package's graph makes (its
+    wrapper's JSON lists the calls to ops outside PyTorch)."""
+    with zipfile.ZipFile(path) as package:
+        return sum(package.read(name).count(b'"mmpose_litehrnet::')
+                   for name in package.namelist() if name.endswith('.json'))
+
+
 @pytest.mark.slow(seconds=30)
 def test_aoti_tool_packages_the_cpu_kernels_on_request(tmp_path):
     """``tools/export_aoti.py --deploy --cpu-kernels`` (one Lite module): the package calls
@@ -755,14 +763,6 @@ def test_channels_last_from_a_config_predicts_like_nchw():
         data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample]), True)
         losses.append(model.train().loss(**data)['loss_kpt'])
     torch.testing.assert_close(losses[1], losses[0], rtol=1e-4, atol=0)
-
-
-def _package_kernel_calls(path: str) -> int:
-    """How many calls of our CPU kernels an AOTInductor package's graph makes (its
-    wrapper's JSON lists the calls to ops outside PyTorch)."""
-    with zipfile.ZipFile(path) as package:
-        return sum(package.read(name).count(b'"mmpose_litehrnet::')
-                   for name in package.namelist() if name.endswith('.json'))
 
 
 @pytest.mark.slow(seconds=20)

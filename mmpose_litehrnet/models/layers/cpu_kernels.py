@@ -352,11 +352,16 @@ class CPUKernelMixin:
         return cache.get(self._kernel_slots, self._kernel_operands)
 
 
+def _kernel_modules(model: nn.Module) -> List[CPUKernelMixin]:
+    """The modules of ``model`` that ``switch_to_deploy`` set to call a kernel."""
+    return [module for module in model.modules()
+            if isinstance(module, CPUKernelMixin) and module.cpu_kernel]
+
+
 def calls_cpu_kernels(model: nn.Module) -> bool:
     """Whether ``model`` calls the kernels: ``switch_to_deploy`` set some module of it
     to, and the kernels are built."""
-    return any(isinstance(module, CPUKernelMixin) and module.cpu_kernel
-               for module in model.modules()) and cpu_kernels_available()
+    return bool(_kernel_modules(model)) and cpu_kernels_available()
 
 
 def make_kernel_operands(model: nn.Module) -> None:
@@ -364,7 +369,7 @@ def make_kernel_operands(model: nn.Module) -> None:
     that a ``torch.compile`` of it calls the kernels (see
     :meth:`CPUKernelMixin.uses_cpu_kernel`), and loads the kernels first: a first load
     inside the compile (it reads files) broke the graph into nine."""
-    if calls_cpu_kernels(model):
-        for module in model.modules():
-            if isinstance(module, CPUKernelMixin) and module.cpu_kernel:
-                module.kernel_operands()
+    modules = _kernel_modules(model)
+    if modules and cpu_kernels_available():
+        for module in modules:
+            module.kernel_operands()
