@@ -15,6 +15,11 @@ TORCH_PIN=${TORCH_PIN:-torch==2.14.1}
 TORCHVISION_PIN=${TORCHVISION_PIN:-torchvision==0.29.1}
 MMCV_VERSION=2.1.0
 MMPOSE_VERSION=1.3.2
+# ONNX Runtime's C++ headers, for the CPU kernels' ONNX Runtime library: the onnxruntime
+# wheel ships none; Debian's libonnxruntime-dev does (headers of an older ORT serve a
+# newer runtime: its C API only grows; they are the same on every architecture).
+ORT_HEADERS_DEB=http://deb.debian.org/debian/pool/main/o/onnxruntime/libonnxruntime-dev_1.21.0+dfsg-1_amd64.deb
+ORT_HEADERS_SHA256=14f7d959d5deacbcf1504830d4189f91fc67382b399ed9ae9d3aa9c4050ced08
 
 say() { printf '[setup] %s\n' "$*"; }
 die() {
@@ -48,7 +53,9 @@ assert mmcv.__version__ == '2.1.0', mmcv.__version__
 EOF
 }
 
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_stack >/dev/null 2>&1; then
+ort_headers="$VENV/include/onnxruntime"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_stack >/dev/null 2>&1 &&
+  [ -f "$ort_headers/onnxruntime_cxx_api.h" ]; then
   say "environment $VENV is up to date"
   exit 0
 fi
@@ -108,6 +115,18 @@ mmcv_ok || die "mmcv.ops does not import" "remove $VENV and run 'make setup' aga
 say "installing mmpose $MMPOSE_VERSION (without chumpy) and this package"
 "${PIP[@]}" install --no-deps "mmpose==$MMPOSE_VERSION"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
+
+if [ ! -f "$ort_headers/onnxruntime_cxx_api.h" ]; then
+  say "installing ONNX Runtime's C++ headers (Debian's libonnxruntime-dev 1.21) into $ort_headers"
+  work=$(mktemp -d)
+  curl -fsSL --retry 3 -o "$work/dev.deb" "$ORT_HEADERS_DEB" ||
+    die "could not download $ORT_HEADERS_DEB" "set ONNXRUNTIME_INCLUDE_DIR to a folder with ONNX Runtime's headers instead"
+  echo "$ORT_HEADERS_SHA256  $work/dev.deb" | sha256sum -c --quiet || die "$ORT_HEADERS_DEB: wrong checksum"
+  (cd "$work" && ar x dev.deb && tar -xf data.tar.*) || die "could not unpack $ORT_HEADERS_DEB"
+  mkdir -p "$ort_headers"
+  cp -r "$work"/usr/include/onnxruntime/. "$ort_headers"/
+  rm -rf "$work"
+fi
 
 say "checking the stack"
 check_stack || die "the stack does not import (see the traceback above)" "remove $VENV and run 'make setup' again"

@@ -143,7 +143,10 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
            'batch 1 only.' if 'torch.compile' in runtimes else '')
         + (' "AOTInductor": `compile_aot_package` (a .pt2 package, frozen weights; ours with '
            'its CPU kernels, `(operators)` without), loaded with `load_aot_package`, batch 1 '
-           'only.' if 'AOTInductor' in runtimes else ''),
+           'only.' if 'AOTInductor' in runtimes else '')
+        + (' "ONNX Runtime": `export_onnx` (ours with its CPU kernels as custom nodes, '
+           '`(operators)` without), run by a session with `add_ort_kernels`.'
+           if 'ONNX Runtime' in runtimes else ''),
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
         f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
     for key in latency:

@@ -108,14 +108,19 @@ def _export_path(workdir: str, model: nn.Module, x: torch.Tensor, ext: str) -> s
 
 
 def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
-    """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape; checks it matches."""
+    """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape, with our CPU kernels as
+    custom nodes where the model calls them (the deploy form; ``(operators)`` has none)
+    and their library loaded; checks it matches."""
     import numpy as np
     import onnxruntime as ort
 
     from mmpose_litehrnet.deploy import export_onnx
+    from mmpose_litehrnet.models.layers import calls_cpu_kernels
+    from mmpose_litehrnet.models.layers.ort_kernels import add_ort_kernels
     path = _export_path(workdir, model, x, 'onnx')
-    export_onnx(model, x, path)
-    options = ort.SessionOptions()
+    kernels = calls_cpu_kernels(model)
+    export_onnx(model, x, path, cpu_kernels=kernels)
+    options = add_ort_kernels() if kernels else ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     # Idle ORT threads spin by default, taking the cores from whichever model runs next.
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')

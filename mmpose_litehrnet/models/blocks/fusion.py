@@ -15,6 +15,7 @@ from ..layers import (
     is_exporting_onnx,
     is_kernel_conv,
     is_kernel_separable,
+    kernel,
     pack_operands,
 )
 
@@ -269,5 +270,5 @@ class Transition(CPUKernelMixin, nn.ModuleList):
     def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
         last = self.num_inputs - 1
         return [xs[i] if operands is None else
-                torch.ops.mmpose_litehrnet.depthwise_separable(xs[min(i, last)], *operands)
+                kernel('depthwise_separable')(xs[min(i, last)], *operands)
                 for i, operands in enumerate(self.kernel_operands())]

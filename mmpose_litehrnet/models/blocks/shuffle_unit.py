@@ -1,7 +1,6 @@
 """ShuffleNet V2 unit, the block of Naive Lite-HRNet."""
 from typing import List, Optional, Tuple
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -13,6 +12,7 @@ from ..layers import (
     conv_operands,
     default_norm_cfg,
     is_kernel_conv_act,
+    kernel,
     pack_operands,
 )
 
@@ -89,7 +89,7 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
         return pack_operands([t for block in self.branch2 for t in conv_operands(block.conv)])
 
     def call_kernel(self, x: Tensor) -> Tensor:
-        return torch.ops.mmpose_litehrnet.shuffle_unit(x, *self.kernel_operands())
+        return kernel('shuffle_unit')(x, *self.kernel_operands())
 
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:

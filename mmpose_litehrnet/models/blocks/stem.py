@@ -15,6 +15,7 @@ from ..layers import (
     default_norm_cfg,
     dense_operands,
     is_kernel_conv_act,
+    kernel,
     pack_operands,
 )
 
@@ -177,7 +178,7 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
         return super().forward(x)
 
     def call_kernel(self, x: Tensor) -> Tensor:
-        return torch.ops.mmpose_litehrnet.stem(x, *self.kernel_operands(), self.out_channels)
+        return kernel('stem')(x, *self.kernel_operands(), self.out_channels)
 
     @staticmethod
     def mergeable(stem: Stem) -> bool:

@@ -19,6 +19,7 @@ from .cpu_kernels import (
     is_kernel_conv,
     is_kernel_conv_act,
     is_kernel_separable,
+    kernel,
     make_kernel_operands,
     pack_operands,
     runs_cpu_kernels,
@@ -36,6 +37,7 @@ __all__ = [
     'checkpoint_if', 'concat_shuffle', 'conv_operands', 'cpu_kernels_available',
     'cpu_kernels_in_exports', 'default_norm_cfg', 'deform_conv2d', 'dense_operands',
     'folded_weighting_mlp', 'global_average', 'is_channels_last', 'is_exporting_onnx',
-    'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'make_kernel_operands',
-    'mul_nearest', 'pack_operands', 'runs_cpu_kernels', 'upsample_bilinear', 'weighting_mlp'
+    'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'kernel',
+    'make_kernel_operands', 'mul_nearest', 'pack_operands', 'runs_cpu_kernels',
+    'upsample_bilinear', 'weighting_mlp'
 ]

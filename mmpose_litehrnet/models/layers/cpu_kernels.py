@@ -32,10 +32,14 @@ from torch import Tensor
 
 __all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'call_list_kernel', 'calls_cpu_kernels',
            'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'dense_operands',
-           'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'make_kernel_operands',
-           'pack_operands', 'runs_cpu_kernels']
+           'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'kernel',
+           'make_kernel_operands', 'pack_operands', 'runs_cpu_kernels']
 
-_SOURCE = osp.join(osp.dirname(__file__), '..', '..', 'csrc', 'lite_hrnet_cpu.cpp')
+_CSRC = osp.join(osp.dirname(__file__), '..', '..', 'csrc')
+_SOURCE = osp.join(_CSRC, 'lite_hrnet_cpu.cpp')
+#: The kernels themselves, which both hosts include: lite_hrnet_cpu.cpp (PyTorch) and
+#: lite_hrnet_ort.cpp (ONNX Runtime).
+_KERNELS = osp.join(_CSRC, 'lite_hrnet_kernels.h')
 _loaded: Optional[bool] = None
 _in_exports = False
 #: For the CPU it runs on, multiply-adds fused (C++17 mode would keep them apart), and
@@ -65,11 +69,18 @@ def _cpu_identity() -> bytes:
     return identity.encode()
 
 
+def _read(*paths: str) -> bytes:
+    contents = b''
+    for path in paths:
+        with open(path, 'rb') as f:
+            contents += f.read()
+    return contents
+
+
 def _build(flags: List[str]) -> None:
     from torch.utils.cpp_extension import load
-    with open(_SOURCE, 'rb') as f:
-        digest = hashlib.sha256(f.read() + ' '.join(flags).encode()
-                                + torch.__version__.encode() + _cpu_identity())
+    digest = hashlib.sha256(_read(_SOURCE, _KERNELS) + ' '.join(flags).encode()
+                            + torch.__version__.encode() + _cpu_identity())
     name = f'mmpose_litehrnet_cpu_{digest.hexdigest()[:16]}'
     build_dir = osp.join(cache_root(), 'kernels', name)
     os.makedirs(build_dir, exist_ok=True)
@@ -133,7 +144,7 @@ def call_list_kernel(name: str, xs: Sequence[Tensor], *operands: Any) -> List[Te
     C++ wrapper calls an operator that returns a tensor directly, but one that returns a
     list through Python (about 150 us a call, 4 ms of a Lite-HRNet-18 pass)."""
     if not torch.compiler.is_compiling():
-        return getattr(torch.ops.mmpose_litehrnet, name)(list(xs), *operands)
+        return kernel(name)(list(xs), *operands)
     flat = getattr(torch.ops.mmpose_litehrnet, f'{name}_packed')(list(xs), *operands)
     outs, offset = [], 0
     for n, c, h, w in _LIST_KERNELS[name](xs):
@@ -238,21 +249,39 @@ def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
     float32 CPU tensors (the deploy form's CPU layout; with ``channels_last=False`` it
     keeps NCHW and its PyTorch operators) in a pass that records no gradient and is not
     traced or exported (TorchScript, ONNX, ``torch.export`` and AOTInductor graphs keep
-    the operators, and need no library of ours; :func:`cpu_kernels_in_exports` lets
-    ``torch.export`` graphs call the kernels), with the kernels built."""
-    return not torch.is_grad_enabled() and not torch.jit.is_tracing() \
-        and (_in_exports or not torch.compiler.is_exporting()) \
+    the operators, and need no library of ours), with the kernels built. Inside
+    :func:`cpu_kernels_in_exports`, ``torch.export`` graphs call the kernels, and ONNX
+    exports write them as custom nodes (of any layout: ONNX has none)."""
+    onnx = torch.jit.is_tracing()
+    if onnx and not (_in_exports and torch.onnx.is_in_onnx_export()):
+        return False
+    if not onnx and not _in_exports and torch.compiler.is_exporting():
+        return False
+    return not torch.is_grad_enabled() \
         and all(x.dim() == 4 and x.dtype == torch.float32 and x.device.type == 'cpu'
-                and x.is_contiguous(memory_format=torch.channels_last) for x in xs) \
+                and (onnx or x.is_contiguous(memory_format=torch.channels_last)) for x in xs) \
         and cpu_kernels_available()
+
+
+def kernel(name: str) -> Callable[..., Any]:
+    """``torch.ops.mmpose_litehrnet.<name>``; in an ONNX export (which
+    :func:`runs_cpu_kernels` allows only inside :func:`cpu_kernels_in_exports`), a
+    stand-in with the same arguments that the export writes as one custom node (see
+    :mod:`.ort_kernels`)."""
+    if torch.jit.is_tracing():
+        from .ort_kernels import onnx_kernel
+        return onnx_kernel(name)
+    return getattr(torch.ops.mmpose_litehrnet, name)
 
 
 @contextlib.contextmanager
 def cpu_kernels_in_exports() -> Iterator[None]:
-    """In its scope, ``torch.export`` graphs of the deploy form call the CPU kernels
-    where eager passes would (an AOTInductor package compiled from such a graph then
-    needs the kernels loaded to run: see
-    :func:`~mmpose_litehrnet.deploy.load_aot_package`)."""
+    """In its scope, exports of the deploy form call the CPU kernels where eager passes
+    would: ``torch.export`` graphs as PyTorch operators (an AOTInductor package compiled
+    from such a graph then needs the kernels loaded to run: see
+    :func:`~mmpose_litehrnet.deploy.load_aot_package`), ONNX files as custom nodes (which
+    an ONNX Runtime session runs once it has loaded their library: see
+    :func:`~mmpose_litehrnet.models.layers.ort_kernels.add_ort_kernels`)."""
     global _in_exports
     before, _in_exports = _in_exports, True
     try:
