@@ -22,6 +22,7 @@
 #include <mutex>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -323,56 +324,67 @@ inline void depthwise_stride2_lanes(const float* in, int64_t H, int64_t W, int64
   store<V>(out + c0, acc);
 }
 
+// Output row oy of depthwise_stride2 for C a multiple of L, L channels at a time: the
+// nine taps of one vector held in registers, four output pixels at a time sharing the
+// loads of their windows' nine columns; the first column and (for odd W) the last one of
+// each output row read the padding.
+template <int L>
+void depthwise_stride2_row(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
+                           const float* bias, float* out, int64_t oy) {
+  typedef typename Lanes<L>::type V;
+  const int64_t OW = (W - 1) / 2 + 1;
+  for (int64_t cv = 0; cv < C; cv += L) {
+    V t[9];
+    for (int k = 0; k < 9; ++k) t[k] = load<V>(w9 + k * C + cv);
+    const V b = load<V>(bias + cv);
+    const float* rows[3];
+    int nr = 0, first_tap[3];
+    for (int r = 0; r < 3; ++r) {
+      const int64_t iy = 2 * oy - 1 + r;
+      if (iy >= 0 && iy < H) {
+        rows[nr] = in + iy * W * C + cv;
+        first_tap[nr++] = 3 * r;
+      }
+    }
+    float* o = out + oy * OW * C + cv;
+    auto single = [&](int64_t ox) {
+      V acc = b;
+      for (int r = 0; r < nr; ++r)
+        for (int kx = 0; kx < 3; ++kx) {
+          const int64_t ix = 2 * ox - 1 + kx;
+          if (ix >= 0 && ix < W) acc += t[first_tap[r] + kx] * load<V>(rows[r] + ix * C);
+        }
+      store<V>(o + ox * C, acc);
+    };
+    single(0);
+    const int64_t end = W % 2 == 1 ? OW - 1 : OW;  // outputs whose window fits
+    int64_t ox = 1;
+    for (; ox + 4 <= end; ox += 4) {
+      V acc[4] = {b, b, b, b};
+      for (int r = 0; r < nr; ++r) {
+        V x[9];
+        for (int j = 0; j < 9; ++j) x[j] = load<V>(rows[r] + (2 * ox - 1 + j) * C);
+        const V* tr = t + first_tap[r];
+        for (int q = 0; q < 4; ++q)
+          acc[q] += tr[0] * x[2 * q] + tr[1] * x[2 * q + 1] + tr[2] * x[2 * q + 2];
+      }
+      for (int q = 0; q < 4; ++q) store<V>(o + (ox + q) * C, acc[q]);
+    }
+    for (; ox < OW; ++ox) single(ox);
+  }
+}
+
 // Depthwise 3x3 convolution, stride 2, padding 1, with bias: (H, W, C) -> (OH, OW, C).
 // w9 is (9, C), tap-major.
 void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
                        const float* bias, float* out) {
   const int64_t OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
-  if (C % kLanes == 0) {
-    // Whole vectors of channels: the nine taps of one held in registers, four output
-    // pixels at a time sharing the loads of their windows' nine columns; the first
-    // column and (for odd W) the last one of each output row read the padding.
+  if (C % 8 == 0) {  // whole vectors, or (Lite-HRNet's 40 channels) half vectors
     parallel_for(0, OH, grain(OW * C), [&](int64_t b0, int64_t b1) {
-      for (int64_t oy = b0; oy < b1; ++oy)
-        for (int64_t cv = 0; cv < C; cv += kLanes) {
-          Vec t[9];
-          for (int k = 0; k < 9; ++k) t[k] = load(w9 + k * C + cv);
-          const Vec b = load(bias + cv);
-          const float* rows[3];
-          int nr = 0, first_tap[3];
-          for (int r = 0; r < 3; ++r) {
-            const int64_t iy = 2 * oy - 1 + r;
-            if (iy >= 0 && iy < H) {
-              rows[nr] = in + iy * W * C + cv;
-              first_tap[nr++] = 3 * r;
-            }
-          }
-          float* o = out + oy * OW * C + cv;
-          auto single = [&](int64_t ox) {
-            Vec acc = b;
-            for (int r = 0; r < nr; ++r)
-              for (int kx = 0; kx < 3; ++kx) {
-                const int64_t ix = 2 * ox - 1 + kx;
-                if (ix >= 0 && ix < W) acc += t[first_tap[r] + kx] * load(rows[r] + ix * C);
-              }
-            store(o + ox * C, acc);
-          };
-          single(0);
-          const int64_t end = W % 2 == 1 ? OW - 1 : OW;  // outputs whose window fits
-          int64_t ox = 1;
-          for (; ox + 4 <= end; ox += 4) {
-            Vec acc[4] = {b, b, b, b};
-            for (int r = 0; r < nr; ++r) {
-              Vec x[9];
-              for (int j = 0; j < 9; ++j) x[j] = load(rows[r] + (2 * ox - 1 + j) * C);
-              const Vec* tr = t + first_tap[r];
-              for (int q = 0; q < 4; ++q)
-                acc[q] += tr[0] * x[2 * q] + tr[1] * x[2 * q + 1] + tr[2] * x[2 * q + 2];
-            }
-            for (int q = 0; q < 4; ++q) store(o + (ox + q) * C, acc[q]);
-          }
-          for (; ox < OW; ++ox) single(ox);
-        }
+      for (int64_t oy = b0; oy < b1; ++oy) {
+        if (C % kLanes == 0) depthwise_stride2_row<kLanes>(in, H, W, C, w9, bias, out, oy);
+        else depthwise_stride2_row<8>(in, H, W, C, w9, bias, out, oy);
+      }
     });
     return;
   }
@@ -854,20 +866,26 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
     // out = relu(a + b + the upsampled low[i][j > i]), pre = the sum before the ReLU.
     // Each pixel's channels are summed in registers, a vector at a time.
     auto sum_and_relu = [&](int64_t i, const float* a, const float* b, float* pre, float* out) {
-      const int64_t c = C[i], w = W[i], whole = c / kLanes * kLanes;
+      const int64_t c = C[i], w = W[i];
       parallel_for(0, H[i], grain(w * c * B, 8192), [&](int64_t y0, int64_t y1) {
         std::vector<const float*> rows(B);  // the rows of low[i][j > i] that row y reads
+        // Channels e .. e + L of the pixel at p, column x, L = lanes.
+        auto channels = [&](auto lanes, int64_t p, int64_t x, int64_t e) {
+          typedef typename Lanes<decltype(lanes)::value>::type V;
+          V v = load<V>(a + p + e) + load<V>(b + p + e);
+          for (int64_t j = i + 1; j < B; ++j) v += load<V>(rows[j] + (x >> (j - i)) * c + e);
+          if (pre != nullptr) store<V>(pre + p + e, v);
+          store<V>(out + p + e, v > 0.f ? v : splat<V>(0.f));
+        };
         for (int64_t y = y0; y < y1; ++y) {
           for (int64_t j = i + 1; j < B; ++j) rows[j] = low[i][j].data() + (y >> (j - i)) * W[j] * c;
           for (int64_t x = 0; x < w; ++x) {
             const int64_t p = (y * w + x) * c;
-            for (int64_t e = 0; e < whole; e += kLanes) {
-              Vec v = load(a + p + e) + load(b + p + e);
-              for (int64_t j = i + 1; j < B; ++j) v += load(rows[j] + (x >> (j - i)) * c + e);
-              if (pre != nullptr) store(pre + p + e, v);
-              store(out + p + e, relu(v));
-            }
-            for (int64_t e = whole; e < c; ++e) {
+            int64_t e = 0;  // whole vectors, then (Lite-HRNet's 40 channels) halves and quarters
+            for (; e + kLanes <= c; e += kLanes) channels(std::integral_constant<int, kLanes>(), p, x, e);
+            for (; e + 8 <= c; e += 8) channels(std::integral_constant<int, 8>(), p, x, e);
+            for (; e + 4 <= c; e += 4) channels(std::integral_constant<int, 4>(), p, x, e);
+            for (; e < c; ++e) {
               float v = a[p + e] + b[p + e];
               for (int64_t j = i + 1; j < B; ++j) v += rows[j][(x >> (j - i)) * c + e];
               if (pre != nullptr) pre[p + e] = v;
