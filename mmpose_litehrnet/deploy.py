@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from .models.layers.cpu_kernels import runs_cpu_kernels
 from .models.layers.export import is_exporting_onnx
 from .models.layers.layout import channels_last_device_types
 
@@ -63,17 +64,19 @@ class MatmulConv1x1(nn.Conv2d):
     of it, or 1x1 maps) are a linear layer over the pixels, read in place, and give a
     channels-last result; NCHW-contiguous ones are (C_in, H * W) matrices per image.
     Same weight and bias as the ``Conv2d`` it replaces (same state-dict keys); on a GPU,
-    for other layouts and in ONNX export it is the plain convolution.
+    for other layouts and in ONNX export it is the plain convolution, except after the CPU
+    kernels' custom nodes (``export_onnx(..., cpu_kernels=True)``): there a ``MatMul`` on
+    their channels-last output, which needs no transpose of its input.
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, H, W)
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.is_cuda or is_exporting_onnx():
+        if x.is_cuda or is_exporting_onnx() and not runs_cpu_kernels([x]):
             return super().forward(x)
         n, c, h, w = x.shape
-        weight = self.weight.view(self.out_channels, c)
+        weight = self.weight.view(self.out_channels, self.in_channels)
         if x.stride(1) == 1:  # channels adjacent: is_channels_last, or 1x1 maps
             return F.linear(x.permute(0, 2, 3, 1), weight, self.bias).permute(0, 3, 1, 2)
         if not x.is_contiguous():

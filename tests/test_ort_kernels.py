@@ -117,12 +117,17 @@ def test_missing_headers_are_named(monkeypatch):
 def test_export_tool_writes_the_kernels_on_request(tmp_path):
     """``tools/export_onnx.py --deploy --cpu-kernels --dynamic-batch`` on the COCO config:
     30 kernel nodes for Lite-HRNet-18 (one stem, four transition paths, 16 blocks, eight
-    fusions, the head), checked by the tool at batches 1 and 3 against PyTorch;
-    ``--cpu-kernels`` without ``--deploy`` is refused before any work."""
+    fusions, the head) and the heatmap head's MatMul, checked by the tool at batches 1 and 3
+    against PyTorch; ``--cpu-kernels`` without ``--deploy`` is refused before any work."""
     from test_deploy import _export
     stdout, _, out = _export('export_onnx', COCO_LITEHRNET_18, (256, 192), tmp_path,
                              '--deploy', '--cpu-kernels', '--dynamic-batch')
     assert 'input N (dynamic, checked at 1 and 3)x3x256x192, heatmaps (17, 64, 48)' in stdout
+    nodes = collections.Counter(node.op_type for node in onnx.load(out).graph.node
+                                if node.domain == '' and node.op_type != 'Constant')
+    # The heatmap head's 1x1 convolution reads the head's channels-last output as a
+    # MatMul: no transpose but the input's and the heatmaps'.
+    assert nodes == {'Transpose': 2, 'MatMul': 1, 'Add': 1}
     assert sum(node.domain == 'mmpose_litehrnet' for node in onnx.load(out).graph.node) == 30
     code, _ = run_tool('export_onnx', COCO_LITEHRNET_18, 'ckpt.pth', '--shape', '256', '192',
                        '--cpu-kernels')
