@@ -442,53 +442,61 @@ struct RowTaps {
 };
 
 // Weights (9, C) tap-major and bias (C) of a 3x3 depthwise convolution zero-padded to
-// Cp = padded(C) channels, for images whose pixels are Cp values apart (row()).
+// Cp channels, a multiple of 8 (Lite-HRNet's 20-channel halves run as 24, not 32), for
+// images whose pixels are Cp values apart (row()).
 struct PaddedTaps {
   int64_t C, Cp;
   std::vector<float> w9, bias;
   PaddedTaps(const float* w, const float* b, int64_t C_)
-      : C(C_), Cp(padded(C_)), w9(9 * Cp, 0.f), bias(Cp, 0.f) {
+      : C(C_), Cp((C_ + 7) / 8 * 8), w9(9 * Cp, 0.f), bias(Cp, 0.f) {
     for (int64_t tap = 0; tap < 9; ++tap) std::copy(w + tap * C, w + (tap + 1) * C, &w9[tap * Cp]);
     std::copy(b, b + C, bias.begin());
   }
   // One output row (W pixels of Cp values) of the depthwise convolution (stride 1,
   // padding 1) from the input rows above, at and below it (W + 2 pixels of Cp values:
   // a zero pixel at both ends); sums, if given, accumulates its pixels (Cp values).
-  // Register-blocked: the nine taps of a vector of channels stay in registers while
-  // four output pixels at a time share the input loads of their windows.
   void row(const float* r0, const float* r1, const float* r2, int64_t W, float* o,
            float* sums) const {
-    for (int64_t cv = 0; cv < Cp; cv += kLanes) {
-      Vec t[9];
-      for (int k = 0; k < 9; ++k) t[k] = load(&w9[k * Cp + cv]);
-      const Vec b = load(&bias[cv]);
-      const float* rows[3] = {r0 + cv, r1 + cv, r2 + cv};
-      Vec s = splat(0.f);
-      int64_t ox = 0;
-      for (; ox + 4 <= W; ox += 4) {
-        Vec acc[4] = {b, b, b, b};
-        for (int r = 0; r < 3; ++r) {
-          Vec in[6];
-          for (int j = 0; j < 6; ++j) in[j] = load(rows[r] + (ox + j) * Cp);
-          for (int q = 0; q < 4; ++q)
-            acc[q] += t[3 * r] * in[q] + t[3 * r + 1] * in[q + 1] + t[3 * r + 2] * in[q + 2];
-        }
-        for (int q = 0; q < 4; ++q) {
-          store(o + (ox + q) * Cp + cv, acc[q]);
-          s += acc[q];
-        }
+    int64_t cv = 0;
+    for (; cv + kLanes <= Cp; cv += kLanes) row_lanes<Vec>(r0, r1, r2, W, o, sums, cv);
+    if (cv < Cp) row_lanes<Lanes<8>::type>(r0, r1, r2, W, o, sums, cv);
+  }
+  // Channels cv .. cv + lanes of row(), register-blocked: the nine taps of a vector of
+  // channels stay in registers while four output pixels at a time share the input loads
+  // of their windows.
+  template <typename V>
+  void row_lanes(const float* r0, const float* r1, const float* r2, int64_t W, float* o,
+                 float* sums, int64_t cv) const {
+    V t[9];
+    for (int k = 0; k < 9; ++k) t[k] = load<V>(&w9[k * Cp + cv]);
+    const V b = load<V>(&bias[cv]);
+    const float* rows[3] = {r0 + cv, r1 + cv, r2 + cv};
+    V s = splat<V>(0.f);
+    int64_t ox = 0;
+    for (; ox + 4 <= W; ox += 4) {
+      V acc[4] = {b, b, b, b};
+      for (int r = 0; r < 3; ++r) {
+        V in[6];
+        for (int j = 0; j < 6; ++j) in[j] = load<V>(rows[r] + (ox + j) * Cp);
+        for (int q = 0; q < 4; ++q)
+          acc[q] += t[3 * r] * in[q] + t[3 * r + 1] * in[q + 1] + t[3 * r + 2] * in[q + 2];
       }
-      for (; ox < W; ++ox) {
-        Vec acc = b;
-        for (int r = 0; r < 3; ++r) {
-          const float* in = rows[r] + ox * Cp;
-          acc += t[3 * r] * load(in) + t[3 * r + 1] * load(in + Cp) + t[3 * r + 2] * load(in + 2 * Cp);
-        }
-        store(o + ox * Cp + cv, acc);
-        s += acc;
+      for (int q = 0; q < 4; ++q) {
+        store<V>(o + (ox + q) * Cp + cv, acc[q]);
+        s += acc[q];
       }
-      if (sums != nullptr) store(sums + cv, load(sums + cv) + s);
     }
+    for (; ox < W; ++ox) {
+      V acc = b;
+      for (int r = 0; r < 3; ++r) {
+        const float* in = rows[r] + ox * Cp;
+        acc += t[3 * r] * load<V>(in) + t[3 * r + 1] * load<V>(in + Cp) +
+               t[3 * r + 2] * load<V>(in + 2 * Cp);
+      }
+      store<V>(o + ox * Cp + cv, acc);
+      s += acc;
+    }
+    if (sums != nullptr) store<V>(sums + cv, load<V>(sums + cv) + s);
   }
 };
 
@@ -683,10 +691,10 @@ std::vector<Tensor> conditional_channel_weighting(
   const std::vector<Band> pool_bands = bands(pool_rows, pool_work, pieces);
   const std::vector<Band> row_bands = bands(H, row_work, pieces);
   std::vector<PaddedTaps> taps;
-  std::vector<Buffer> d;  // the depthwise outputs, channels padded to whole vectors
+  std::vector<Buffer> d;  // the depthwise outputs, channels padded (PaddedTaps::Cp)
   for (int64_t k = 0; k < B; ++k) {
     taps.emplace_back(dw_weights[k].data_ptr<float>(), dw_biases[k].data_ptr<float>(), C[k]);
-    d.emplace_back(H[k] * W[k] * padded(C[k]));
+    d.emplace_back(H[k] * W[k] * taps[k].Cp);
   }
   std::vector<std::vector<float>> band_sums(row_bands.size());
   for (int64_t n = 0; n < N; ++n) {
@@ -723,10 +731,10 @@ std::vector<Tensor> conditional_channel_weighting(
     // (channels padded to whole vectors), and its outputs summed for the spatial
     // weighting's average.
     for (size_t b = 0; b < row_bands.size(); ++b)
-      band_sums[b].assign(padded(C[row_bands[b].k]), 0.f);
+      band_sums[b].assign(taps[row_bands[b].k].Cp, 0.f);
     balanced_for(row_bands, row_work, [&](const Band& band, size_t b) {
       const int64_t k = band.k, Ck = C[k], c2 = 2 * Ck, Hk = H[k], Wk = W[k];
-      const int64_t fy = Hk / h, fx = Wk / w, Cp = padded(Ck), PL = (Wk + 2) * Cp;
+      const int64_t fy = Hk / h, fx = Wk / w, Cp = taps[k].Cp, PL = (Wk + 2) * Cp;
       const float* x = input(k);
       std::vector<float> ring(3 * PL, 0.f);
       auto slot = [&](int64_t y) { return ring.data() + (y + 3) % 3 * PL; };
@@ -785,7 +793,7 @@ std::vector<Tensor> conditional_channel_weighting(
       const float* x = input(k);
       float* out = outs[k].data_ptr<float>() + n * H[k] * W[k] * c2;
       for (int64_t p = band.y0 * W[k]; p < band.y1 * W[k]; ++p)
-        interleave(out + p * c2, x + p * c2, d[k].data() + p * padded(Ck), scales[k].data(), Ck);
+        interleave(out + p * c2, x + p * c2, d[k].data() + p * taps[k].Cp, scales[k].data(), Ck);
     });
   }
   return outs;
