@@ -49,23 +49,22 @@ inline V load(const float* p) {
 template <typename V = Vec>
 inline void store(float* p, V v) { __builtin_memcpy(p, &v, sizeof(V)); }
 
-inline Vec relu(Vec v) { return v > 0.f ? v : splat(0.f); }
-
 // 1 / (1 + exp(-v)) per lane: exp as 2^(integer part) times 2^(fraction part) by its
 // Taylor polynomial of degree 8 (relative error below 1e-7).
-inline Vec sigmoid(Vec v) {
-  typedef int32_t IVec __attribute__((vector_size(sizeof(Vec))));
-  Vec t = -v * 1.44269504f;  // -v / ln 2
-  t = t < -126.f ? splat(-126.f) : t;
-  t = t > 126.f ? splat(126.f) : t;
-  Vec whole = __builtin_convertvector(__builtin_convertvector(t, IVec), Vec);
+template <typename V>
+inline V sigmoid(V v) {
+  typedef int32_t IVec __attribute__((vector_size(sizeof(V))));
+  V t = -v * 1.44269504f;  // -v / ln 2
+  t = t < -126.f ? splat<V>(-126.f) : t;
+  t = t > 126.f ? splat<V>(126.f) : t;
+  V whole = __builtin_convertvector(__builtin_convertvector(t, IVec), V);
   whole = whole > t ? whole - 1.f : whole;  // floor
-  const Vec f = (t - whole) * 0.693147181f;  // 2^fraction = e^f
-  Vec p = splat(1.f / 40320.f);
+  const V f = (t - whole) * 0.693147181f;  // 2^fraction = e^f
+  V p = splat<V>(1.f / 40320.f);
   for (float c : {1.f / 5040.f, 1.f / 720.f, 1.f / 120.f, 1.f / 24.f, 1.f / 6.f, 0.5f, 1.f, 1.f}) p = p * f + c;
   const IVec bits = (__builtin_convertvector(whole, IVec) + 127) << 23;
-  Vec scale;
-  __builtin_memcpy(&scale, &bits, sizeof(Vec));
+  V scale;
+  __builtin_memcpy(&scale, &bits, sizeof(V));
   return 1.f / (1.f + p * scale);
 }
 
@@ -173,52 +172,77 @@ inline int64_t grain(int64_t work_per_item, int64_t target = 4096) {
 // What a matrix product does with its result a (bias included) before storing it.
 enum class Epilogue { kStore, kRelu, kAdd, kTwice, kSigmoid };  // a, relu(a), out + a, a + a, sigmoid(a)
 
+// What the epilogue e does to a result vector (bias included), before it is stored.
+template <typename V>
+inline V finish(V a, Epilogue e) {
+  if (e == Epilogue::kRelu) a = a > 0.f ? a : splat<V>(0.f);
+  if (e == Epilogue::kTwice) a = a + a;
+  if (e == Epilogue::kSigmoid) a = sigmoid(a);
+  return a;
+}
+
+// Stores the first min(n, lanes) values of the result a at o (kAdd: adds them).
+template <typename V>
+inline void store_result(float* o, V a, int64_t n, Epilogue e) {
+  constexpr int64_t L = sizeof(V) / sizeof(float);
+  if (n >= L) {
+    store<V>(o, e == Epilogue::kAdd ? a + load<V>(o) : a);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = e == Epilogue::kAdd ? o[i] + a[i] : a[i];
+  }
+}
+
 // Rows p0 .. p0 + NP of out = epilogue(bias + X @ WT) for the outputs n0 .. n0 + kLanes
-// * NV (fewer at the end of N). WT and bias are padded with zeros to ldw, a multiple of
-// kLanes.
-template <int NP, int NV>
+// * NV + 8 * H (fewer at the end of N): NV whole vectors and, with H, a half vector (8
+// lanes: Lite-HRNet's 40 channels are 2.5 vectors). WT and bias are padded with zeros
+// to ldw, a multiple of kLanes.
+template <int NP, int NV, int H>
 void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
                     const float* bias, int64_t N, int64_t n0, float* out, Epilogue e) {
-  Vec acc[NP][NV];
+  typedef Lanes<8>::type Half;
+  constexpr int kV = NV > 0 ? NV : 1, kH = H > 0 ? H : 1;
+  const int64_t h0 = n0 + kLanes * NV;  // the half vector's first output
+  Vec acc[NP][kV];
+  Half half[NP][kH];
   for (int v = 0; v < NV; ++v) {
     const Vec b = load(bias + n0 + kLanes * v);
     for (int r = 0; r < NP; ++r) acc[r][v] = b;
   }
+  for (int r = 0; r < NP && H; ++r) half[r][0] = load<Half>(bias + h0);
   const float* x = X + p0 * K;
   for (int64_t k = 0; k < K; ++k) {
-    Vec w[NV];
+    Vec w[kV];
     for (int v = 0; v < NV; ++v) w[v] = load(WT + k * ldw + n0 + kLanes * v);
+    const Half wh = H ? load<Half>(WT + k * ldw + h0) : Half{};
     for (int r = 0; r < NP; ++r) {
-      const Vec xv = splat(x[r * K + k]);
+      const float xr = x[r * K + k];
+      const Vec xv = splat(xr);
       for (int v = 0; v < NV; ++v) acc[r][v] += xv * w[v];
+      if (H) half[r][0] += splat<Half>(xr) * wh;
     }
   }
-  for (int r = 0; r < NP; ++r)
-    for (int v = 0; v < NV; ++v) {
-      Vec a = acc[r][v];
-      if (e == Epilogue::kRelu) a = relu(a);
-      if (e == Epilogue::kTwice) a = a + a;
-      if (e == Epilogue::kSigmoid) a = sigmoid(a);
-      float* o = out + (p0 + r) * N + n0 + kLanes * v;
-      const int64_t n = N - n0 - kLanes * v;
-      if (n >= kLanes) {
-        store(o, e == Epilogue::kAdd ? a + load(o) : a);
-      } else {
-        for (int64_t i = 0; i < n; ++i) o[i] = e == Epilogue::kAdd ? o[i] + a[i] : a[i];
-      }
-    }
+  for (int r = 0; r < NP; ++r) {
+    float* o = out + (p0 + r) * N;
+    for (int v = 0; v < NV; ++v)
+      store_result(o + n0 + kLanes * v, finish(acc[r][v], e), N - n0 - kLanes * v, e);
+    if (H) store_result(o + h0, finish(half[r][0], e), N - h0, e);
+  }
 }
 
+// Rows p0 .. p0 + NP of pointwise(): tiles of three vectors, then what is left (up to
+// 2.5 vectors) in one tile.
 template <int NP>
 void pointwise_rows(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
                     const float* bias, int64_t N, float* out, Epilogue e) {
   int64_t n0 = 0;
-  for (; N - n0 > 2 * kLanes; n0 += 3 * kLanes)
-    pointwise_tile<NP, 3>(X, p0, K, WT, ldw, bias, N, n0, out, e);
-  if (N - n0 > kLanes)
-    pointwise_tile<NP, 2>(X, p0, K, WT, ldw, bias, N, n0, out, e);
-  else if (N - n0 > 0)
-    pointwise_tile<NP, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  for (; N - n0 > 2 * kLanes + 8; n0 += 3 * kLanes)
+    pointwise_tile<NP, 3, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  const int64_t rest = N - n0;
+  if (rest > 2 * kLanes) pointwise_tile<NP, 2, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > kLanes + 8) pointwise_tile<NP, 2, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > kLanes) pointwise_tile<NP, 1, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > 8) pointwise_tile<NP, 1, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > 0) pointwise_tile<NP, 0, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
 }
 
 inline int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
