@@ -530,8 +530,10 @@ void depthwise_stride1(const float* t, int64_t H, int64_t W, int64_t C, const fl
                        const float* bias, float* out) {
   const RowTaps taps(w9, bias, W, C);
   const int64_t PL = (W + 2) * C;
-  for (int64_t oy = 0; oy < H; ++oy)
-    taps.row(t + oy * PL, t + (oy + 1) * PL, t + (oy + 2) * PL, out + oy * taps.L);
+  parallel_for(0, H, grain(9 * W * C), [&](int64_t y0, int64_t y1) {
+    for (int64_t oy = y0; oy < y1; ++oy)
+      taps.row(t + oy * PL, t + (oy + 1) * PL, t + (oy + 2) * PL, out + oy * taps.L);
+  });
 }
 
 struct Band {
@@ -574,19 +576,21 @@ void balanced_for(const std::vector<Band>& items, const std::vector<int64_t>& ro
 }
 
 // A zero-padded (H + 2, W + 2, C) copy of an image: fill(y, row) writes row y's W * C
-// values (the input of depthwise_stride1).
+// values (the input of depthwise_stride1), rows in parallel.
 template <typename F>
 Buffer padded_image(int64_t H, int64_t W, int64_t C, const F& fill) {
   const int64_t PL = (W + 2) * C;
   Buffer t((H + 2) * PL);
   std::fill(t.data(), t.data() + PL, 0.f);
   std::fill(t.data() + (H + 1) * PL, t.data() + (H + 2) * PL, 0.f);
-  for (int64_t y = 0; y < H; ++y) {
-    float* row = t.data() + (y + 1) * PL + C;
-    std::fill(row - C, row, 0.f);
-    std::fill(row + W * C, row + (W + 1) * C, 0.f);
-    fill(y, row);
-  }
+  parallel_for(0, H, grain(W * C), [&](int64_t y0, int64_t y1) {
+    for (int64_t y = y0; y < y1; ++y) {
+      float* row = t.data() + (y + 1) * PL + C;
+      std::fill(row - C, row, 0.f);
+      std::fill(row + W * C, row + (W + 1) * C, 0.f);
+      fill(y, row);
+    }
+  });
   return t;
 }
 
