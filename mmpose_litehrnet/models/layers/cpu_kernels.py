@@ -1,4 +1,5 @@
-"""The deploy form's CPU kernels (``csrc/lite_hrnet_cpu.cpp``), ``torch.ops.mmpose_litehrnet.*``:
+"""The deploy form's CPU kernels (``csrc/lite_hrnet_kernels.h``, registered by
+``csrc/lite_hrnet_cpu.cpp``), ``torch.ops.mmpose_litehrnet.*``:
 the stem, each transition path, each conditional channel weighting block, each
 multi-resolution fusion (with its ReLU), the iterative head and each stride-1 shuffle unit
 (Naive Lite-HRNet's block) as one operator call.
