@@ -31,7 +31,7 @@ from .models.layers.layout import channels_last_device_types
 
 __all__ = ['MatmulConv1x1', 'TensorForward', 'channels_last_device_types',
            'compile_aot_package', 'compile_for_cpu_inference', 'export_onnx', 'fold_conv_bn',
-           'load_aot_package', 'switch_to_deploy', 'trace_torchscript']
+           'load_aot_package', 'load_torchscript', 'switch_to_deploy', 'trace_torchscript']
 
 
 class TensorForward(nn.Module):
@@ -264,14 +264,37 @@ def _cancel_transposes(path: str) -> None:
     onnx.save(model, path)
 
 
-def trace_torchscript(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
+def trace_torchscript(model: nn.Module, x: torch.Tensor,
+                      cpu_kernels: bool = False) -> torch.jit.ScriptModule:
     """``model`` traced to TorchScript at ``x``'s shape: no Python left in its forward
     pass (on the CPU the deploy form runs about a third faster), loadable with
     ``torch.jit.load`` alone. The shape logic (resize targets, block views) is recorded
     for this input shape, so the result is only valid at that shape. The export tool and
-    the benchmark both go through here."""
-    with _quiet_tracer(), torch.no_grad():
+    the benchmark both go through here.
+
+    With ``cpu_kernels``, the trace records the deploy form's calls to its CPU kernels
+    (where they build) as ``mmpose_litehrnet::*`` operators, as
+    :func:`compile_aot_package` does: faster, but the saved file then loads only where
+    the kernels are loaded (:func:`load_torchscript`)."""
+    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
+    scope = contextlib.nullcontext()
+    if cpu_kernels:
+        make_kernel_operands(model)
+        scope = cpu_kernels_in_exports()
+    with _quiet_tracer(), scope, torch.no_grad():
         return torch.jit.trace(model, x, check_trace=False)
+
+
+def load_torchscript(path: str) -> torch.jit.ScriptModule:
+    """A file saved from :func:`trace_torchscript`, loaded after the CPU kernels (which a
+    trace made with ``cpu_kernels`` calls).
+
+    Shape:
+        as the traced model, at its traced shape
+    """
+    from .models.layers import cpu_kernels_available
+    cpu_kernels_available()
+    return torch.jit.load(path)
 
 
 def compile_for_cpu_inference(model: nn.Module) -> Callable[..., Any]:

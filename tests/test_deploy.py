@@ -614,6 +614,34 @@ def test_torchscript_export_runs_without_python_and_matches_the_training_form(tm
                                atol=1e-4 * expected.abs().max().item())
 
 
+@pytest.mark.slow(seconds=15)
+def test_torchscript_tool_traces_the_cpu_kernels_on_request(tmp_path):
+    """``tools/export_torchscript.py --deploy --cpu-kernels``: the saved trace calls the
+    kernels (30 calls for Lite-HRNet-18: stem, four transition paths, 16 blocks, eight
+    fusions, head) and, loaded with ``load_torchscript``, gives the eager deploy form's
+    heatmaps (the same kernels) and the training form's; ``--cpu-kernels`` without
+    ``--deploy`` is refused."""
+    from mmpose_litehrnet.apis import init_tensor_model
+    from mmpose_litehrnet.deploy import load_torchscript
+    code, _ = run_tool('export_torchscript', COCO_LITEHRNET_18, 'unused.pth', '--shape',
+                       '256', '192', '--cpu-kernels')
+    assert code == 2
+    stdout, ckpt, out = _export('export_torchscript', COCO_LITEHRNET_18, (256, 192),
+                                tmp_path, '--deploy', '--cpu-kernels')
+    assert 'TorchScript vs PyTorch max abs diff' in stdout
+    script = load_torchscript(out)
+    calls = [node.kind() for node in script.inlined_graph.nodes()
+             if node.kind().startswith('mmpose_litehrnet::')]
+    assert len(calls) == (30 if cpu_kernels_available() else 0)
+    x = torch.randn(1, 3, 256, 192, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        actual = script(x)
+        deployed = init_tensor_model(COCO_LITEHRNET_18, ckpt, deploy=True)(x)
+        training = init_tensor_model(COCO_LITEHRNET_18, ckpt)(x)
+    assert torch.equal(actual, deployed)
+    torch.testing.assert_close(actual, training, rtol=0, atol=1e-4 * training.abs().max().item())
+
+
 @pytest.mark.parametrize('argv,bad', [(['--shape', '0', '192'], 0),
                                       (['--shape', '256', '-2'], -2),
                                       (['--shape', '256', '192', '--batch', '0'], 0)])

@@ -146,7 +146,9 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
            'only.' if 'AOTInductor' in runtimes else '')
         + (' "ONNX Runtime": `export_onnx` (ours with its CPU kernels as custom nodes, '
            '`(operators)` without), run by a session with `add_ort_kernels`.'
-           if 'ONNX Runtime' in runtimes else ''),
+           if 'ONNX Runtime' in runtimes else '')
+        + ' "+ torch.jit.trace": `trace_torchscript` (ours with its CPU kernels, '
+          '`(operators)` without).',
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '
         f'batch-{args.batch} images/s | ratio |', '|---|---:|---:|---:|---:|---:|']
     for key in latency:

@@ -232,7 +232,7 @@ def _litehrnet_peers(variant: str, width: int, builtin: bool, full: bool,
         peers += [
             Peer(f'{deploy} (aot=True)', _deploy(ours, aot=True), published=published),
             Peer(f'{deploy} (operators)', _deploy(ours, cpu_kernels=False),
-                 frozenset({'AOTInductor', 'ONNX Runtime'}), published),
+                 EXPORTED - {'torch.compile'}, published),
             Peer(f'{deploy} NCHW', _deploy(ours, channels_last=False), published=published),
             Peer(f'{ours} channels-last',
                  lambda built: build_ours(built, channels_last=True), published=published),

@@ -69,9 +69,12 @@ def eager(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
 
 def traced(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
     """``model`` traced to TorchScript at ``x``'s shape (no Python in its forward pass), as
-    ``tools/export_torchscript.py`` writes it; checks that it gives the eager outputs."""
+    ``tools/export_torchscript.py`` writes it, with our CPU kernels where the model calls
+    them (the deploy form; ``(operators)`` has none); checks that it gives the eager
+    outputs."""
     from mmpose_litehrnet.deploy import trace_torchscript
-    script = trace_torchscript(model, x)
+    from mmpose_litehrnet.models.layers import calls_cpu_kernels
+    script = trace_torchscript(model, x, cpu_kernels=calls_cpu_kernels(model))
     with torch.no_grad():
         expected = model(x)
         diff = (script(x) - expected).abs().max().item()

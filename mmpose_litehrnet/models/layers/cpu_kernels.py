@@ -31,6 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .export import is_exporting_onnx
+
 __all__ = ['CPUKernelMixin', 'OperandCache', 'cache_root', 'call_list_kernel', 'calls_cpu_kernels',
            'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'dense_operands',
            'is_kernel_conv', 'is_kernel_conv_act', 'is_kernel_separable', 'kernel',
@@ -251,13 +253,12 @@ def runs_cpu_kernels(xs: Sequence[Tensor]) -> bool:
     keeps NCHW and its PyTorch operators) in a pass that records no gradient and is not
     traced or exported (TorchScript, ONNX, ``torch.export`` and AOTInductor graphs keep
     the operators, and need no library of ours), with the kernels built. Inside
-    :func:`cpu_kernels_in_exports`, ``torch.export`` graphs call the kernels, and ONNX
-    exports write them as custom nodes (of any layout: ONNX has none)."""
-    onnx = torch.jit.is_tracing()
-    if onnx and not (_in_exports and torch.onnx.is_in_onnx_export()):
+    :func:`cpu_kernels_in_exports`, traces and ``torch.export`` graphs call the kernels,
+    and ONNX exports write them as custom nodes (of any layout: ONNX has none)."""
+    tracing = torch.jit.is_tracing()
+    if not _in_exports and (tracing or torch.compiler.is_exporting()):
         return False
-    if not onnx and not _in_exports and torch.compiler.is_exporting():
-        return False
+    onnx = tracing and is_exporting_onnx()
     return not torch.is_grad_enabled() \
         and all(x.dim() == 4 and x.dtype == torch.float32 and x.device.type == 'cpu'
                 and (onnx or x.is_contiguous(memory_format=torch.channels_last)) for x in xs) \
@@ -269,7 +270,7 @@ def kernel(name: str) -> Callable[..., Any]:
     :func:`runs_cpu_kernels` allows only inside :func:`cpu_kernels_in_exports`), a
     stand-in with the same arguments that the export writes as one custom node (see
     :mod:`.ort_kernels`)."""
-    if torch.jit.is_tracing():
+    if torch.jit.is_tracing() and is_exporting_onnx():
         from .ort_kernels import onnx_kernel
         return onnx_kernel(name)
     return getattr(torch.ops.mmpose_litehrnet, name)
@@ -278,9 +279,10 @@ def kernel(name: str) -> Callable[..., Any]:
 @contextlib.contextmanager
 def cpu_kernels_in_exports() -> Iterator[None]:
     """In its scope, exports of the deploy form call the CPU kernels where eager passes
-    would: ``torch.export`` graphs as PyTorch operators (an AOTInductor package compiled
-    from such a graph then needs the kernels loaded to run: see
-    :func:`~mmpose_litehrnet.deploy.load_aot_package`), ONNX files as custom nodes (which
+    would: ``torch.export`` graphs and TorchScript traces as PyTorch operators (an
+    AOTInductor package compiled from such a graph, or the saved trace, then needs the
+    kernels loaded to run: see :func:`~mmpose_litehrnet.deploy.load_aot_package` and
+    :func:`~mmpose_litehrnet.deploy.load_torchscript`), ONNX files as custom nodes (which
     an ONNX Runtime session runs once it has loaded their library: see
     :func:`~mmpose_litehrnet.models.layers.ort_kernels.add_ort_kernels`)."""
     global _in_exports

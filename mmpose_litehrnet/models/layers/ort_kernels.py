@@ -19,7 +19,7 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -100,7 +100,7 @@ class _KernelNode(torch.autograd.Function):
         # ONNX tensors are dense in their own order: the kernels' are (N, H, W, C). The
         # transposes between two kernel nodes cancel (see deploy.export_onnx).
         nhwc = [g.op('Transpose', x, perm_i=[0, 2, 3, 1]) for x in xs]
-        outputs = len(xs) if branch_list and _returns_list(name) else 1
+        outputs = len(xs) if branch_list else 1  # a kernel of branches returns as many
         outs = g.op(f'{DOMAIN}::{_onnx_name(name)}', operands, layout, *nhwc, outputs=outputs,
                     **{f'{key}_i': value for key, value in attributes})
         outs = outs if outputs > 1 else (outs, )
@@ -112,20 +112,13 @@ def _onnx_name(name: str) -> str:
     return ''.join(part.capitalize() for part in name.split('_'))
 
 
-def _schema(name: str) -> Any:
-    return getattr(torch.ops.mmpose_litehrnet, name).default._schema
-
-
-def _returns_list(name: str) -> bool:
-    return str(_schema(name).returns[0].type) == 'List[Tensor]'
-
-
-def onnx_kernel(name: str) -> Any:
+def onnx_kernel(name: str) -> Callable[..., Union[Tensor, List[Tensor]]]:
     """A stand-in for ``torch.ops.mmpose_litehrnet.<name>`` (same arguments) that an ONNX
     export records as one ``mmpose_litehrnet`` node: the branches (``x`` or ``xs``)
     channels-last as inputs after the operands and their layout, the int arguments as
     attributes of the same names."""
-    names = [argument.name for argument in _schema(name).arguments]
+    schema = getattr(torch.ops.mmpose_litehrnet, name).default._schema
+    names = [argument.name for argument in schema.arguments]
 
     def call(*args: Any) -> Union[Tensor, List[Tensor]]:
         bound: Dict[str, Any] = dict(zip(names, args))
