@@ -10,7 +10,7 @@ segmentation logits before their resize to the image. The file loads with
 forward pass: on a CPU the traced deploy form (``--deploy``, recommended) is about a
 third faster than the same model in eager PyTorch (docs/benchmark.md). Tracing records
 the shape logic for N x 3 x H x W, so the file is only valid at that shape; any H and W
-work. With --cpu-kernels the trace calls the deploy form's CPU kernels (about 2.5x faster
+work. With --cpu-kernels the trace calls the deploy form's CPU kernels (about 3x faster
 here), so the file loads only where this package has loaded them:
 ``mmpose_litehrnet.deploy.load_torchscript``. The check runs the loaded file on a fresh
 input of that shape and exits non-zero if it gives another shape than PyTorch or differs
