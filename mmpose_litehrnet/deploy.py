@@ -216,15 +216,11 @@ def export_onnx(model: nn.Module, x: torch.Tensor, path: str,
     ``mmpose_litehrnet`` domain, which an ONNX Runtime session runs once it has loaded
     their library (:func:`~mmpose_litehrnet.models.layers.ort_kernels.add_ort_kernels`),
     on the CPU: much faster, but no other runtime knows those nodes."""
-    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
     axes = {name: {0: 'batch'} for name in ('input', *output_names)} if dynamic_batch \
         else None
-    scope = contextlib.nullcontext()
-    if cpu_kernels:
-        make_kernel_operands(model)
-        scope = cpu_kernels_in_exports()
     # The kernels run in passes without gradients only.
-    with _quiet_tracer(), scope, torch.set_grad_enabled(not cpu_kernels):
+    with _quiet_tracer(), _kernels_in_export(model, cpu_kernels), \
+            torch.set_grad_enabled(not cpu_kernels):
         torch.onnx.export(model, (x, ), path, opset_version=17, dynamo=False,
                           input_names=['input'], output_names=list(output_names),
                           dynamic_axes=axes,
@@ -276,12 +272,7 @@ def trace_torchscript(model: nn.Module, x: torch.Tensor,
     (where they build) as ``mmpose_litehrnet::*`` operators, as
     :func:`compile_aot_package` does: faster, but the saved file then loads only where
     the kernels are loaded (:func:`load_torchscript`)."""
-    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
-    scope = contextlib.nullcontext()
-    if cpu_kernels:
-        make_kernel_operands(model)
-        scope = cpu_kernels_in_exports()
-    with _quiet_tracer(), scope, torch.no_grad():
+    with _quiet_tracer(), _kernels_in_export(model, cpu_kernels), torch.no_grad():
         return torch.jit.trace(model, x, check_trace=False)
 
 
@@ -351,18 +342,12 @@ def compile_aot_package(model: nn.Module, x: Tensor, path: str, dynamic_batch: b
         the package: as ``model``, at ``x``'s shape (any batch with ``dynamic_batch``)
     """
     import torch._inductor.config as inductor_config
-
-    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
     if dynamic_batch and x.shape[0] < 2:
         raise ValueError('compile_aot_package: a dynamic batch needs an example batch of at '
                          f'least 2 (export specialises a batch of 0 or 1), got {x.shape[0]}')
     dynamic = ({0: torch.export.Dim('batch', min=1)}, ) if dynamic_batch else None
-    export_scope = contextlib.nullcontext()
-    if cpu_kernels:
-        make_kernel_operands(model)
-        export_scope = cpu_kernels_in_exports()
     with torch.no_grad():
-        with export_scope:
+        with _kernels_in_export(model, cpu_kernels):
             program = torch.export.export(model, (x, ), dynamic_shapes=dynamic)
         with inductor_config.patch(freezing=True):
             return torch._inductor.aoti_compile_and_package(program, package_path=path)
@@ -378,6 +363,17 @@ def load_aot_package(path: str) -> Any:
     from .models.layers import cpu_kernels_available
     cpu_kernels_available()
     return torch._inductor.aoti_load_package(path)
+
+
+def _kernels_in_export(model: nn.Module, cpu_kernels: bool) -> Any:
+    """The scope an export of ``model`` runs in: with ``cpu_kernels``, its kernel operands
+    made first and :func:`~mmpose_litehrnet.models.layers.cpu_kernels_in_exports`;
+    otherwise nothing."""
+    from .models.layers import cpu_kernels_in_exports, make_kernel_operands
+    if not cpu_kernels:
+        return contextlib.nullcontext()
+    make_kernel_operands(model)
+    return cpu_kernels_in_exports()
 
 
 @contextlib.contextmanager
