@@ -39,6 +39,36 @@ def test_cuda_graph_replays_the_deploy_form(cuda):
     torch.testing.assert_close(out[0], expected, rtol=1e-4, atol=1e-4)
 
 
+def test_cuda_graph_call_keeps_what_the_replay_reads(monkeypatch):
+    """The CUDA-graph call holds the model, the static input and the static output for
+    as long as it lives (a graph holds none of them; freed, their memory went to the next
+    model and a replay crashed the H200 run). Checked on the CPU with a stand-in graph:
+    nothing else refers to them once the call is made."""
+    import gc
+    import weakref
+    from types import SimpleNamespace
+
+    replays = []
+    captured = {}
+
+    def capture(model, x):
+        static_input, static_output = x.clone(), model(x)
+        captured.update(model=weakref.ref(model), input=weakref.ref(static_input),
+                        output=weakref.ref(static_output))
+        return SimpleNamespace(replay=lambda: replays.append(1)), static_input, static_output
+
+    monkeypatch.setattr(runtimes, 'capture_cuda_graph', capture)
+    monkeypatch.setattr(torch.cuda, 'synchronize', lambda: None)
+    call = runtimes.cuda_graph_fn(torch.nn.Linear(2, 2), torch.zeros(1, 2))
+    gc.collect()
+    assert all(ref() is not None for ref in captured.values())
+    call()
+    assert replays == [1]
+    del call
+    gc.collect()
+    assert all(ref() is None for ref in captured.values())  # the call was what held them
+
+
 @pytest.mark.parametrize('deconv', [False, True])
 def test_plain_heatmap_head_equals_mmpose_heatmap_head(deconv):
     from mmpose.models.heads import HeatmapHead

@@ -19,6 +19,14 @@ from torch import nn
 from torch.profiler import profile
 
 from mmpose_litehrnet.deploy import switch_to_deploy
+from mmpose_litehrnet.kernels import (
+    LIBRARY,
+    conv_operands,
+    cpu_kernels_available,
+    kernel_modules,
+    make_kernel_operands,
+    pack_operands,
+)
 from mmpose_litehrnet.models.backbones import LiteHRNet
 from mmpose_litehrnet.models.blocks import (
     ConditionalChannelWeighting,
@@ -27,13 +35,6 @@ from mmpose_litehrnet.models.blocks import (
     MultiResolutionFusion,
     ShuffleUnit,
     Transition,
-)
-from mmpose_litehrnet.models.layers import (
-    conv_operands,
-    cpu_kernels,
-    cpu_kernels_available,
-    make_kernel_operands,
-    pack_operands,
 )
 
 BLOCK, FUSION, UNIT = 'conditional_channel_weighting', 'multi_resolution_fusion', 'shuffle_unit'
@@ -56,6 +57,11 @@ def kernel_calls(model, x):
         out = model(x)
     names = [e.name for e in prof.events()]
     return out, {k: names.count(f'mmpose_litehrnet::{k}') for k in KERNELS}
+
+
+def operands_of(module):
+    """The operands that the kernel adapter installed on ``module`` makes."""
+    return module.accelerator.operands(module)
 
 
 def modules_of(model):
@@ -148,7 +154,7 @@ def test_operators_run_where_the_kernels_do_not_apply():
     assert not any(kernel_calls(nchw, x[..., :64, :64])[1].values())
     off = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)),
                            cpu_kernels=False)
-    assert not any(getattr(m, 'cpu_kernel', False) for m in off.modules())
+    assert not kernel_modules(off)
     assert not any(kernel_calls(off, x[..., :64, :64])[1].values())
 
 
@@ -171,7 +177,8 @@ def test_kernels_follow_the_weights():
         for p in copied.parameters():
             p.mul_(0.9)
     changed = kernel_calls(copied, x)[0][0]
-    assert (first.stem._passed(), copied.stem._passed()) == (16, 0)  # no identity rows left
+    # No identity rows left in the copy's expansion.
+    assert (first.stem.passed_channels(), copied.stem.passed_channels()) == (16, 0)
     reference = switch_to_deploy(copy.deepcopy(copied), cpu_kernels=False)
     torch.testing.assert_close(changed, reference(x)[0].detach(), rtol=0,
                                atol=1e-5 * changed.abs().max().item())
@@ -204,12 +211,12 @@ def test_kernels_check_their_operands():
     """A wrongly shaped operand, or a layout that does not describe the packed operands,
     is an error, not a read past the end of a buffer."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
-    fusion = model.stage0[0].fuse_layers
+    module = model.stage0[0]  # its fusion and ReLU are one kernel call
     xs = [torch.randn(1, c, 32 >> k, 24 >> k).contiguous(memory_format=torch.channels_last)
           for k, c in enumerate((40, 80))]
     fuse = torch.ops.mmpose_litehrnet.multi_resolution_fusion
-    tensors = [t for conv in fusion._kernel_convs() for t in conv_operands(conv)]
-    flat, layout = fusion._kernel_operands()
+    tensors = [t for conv in module.accelerator._convs(module) for t in conv_operands(conv)]
+    flat, layout = operands_of(module)
     assert all(torch.equal(a, b) for a, b in zip(fuse(xs, flat, layout), fuse(
         xs, *pack_operands(tensors))))
     with pytest.raises(RuntimeError, match='shape'):
@@ -225,18 +232,18 @@ def test_kernels_check_their_operands():
     block = model.stage0[0].layers[0]
     with pytest.raises(RuntimeError, match='empty'):
         torch.ops.mmpose_litehrnet.conditional_channel_weighting(
-            [x[..., :0, :] for x in xs], *block._kernel_operands())
+            [x[..., :0, :] for x in xs], *operands_of(block))
     head = torch.ops.mmpose_litehrnet.iterative_head
     with pytest.raises(RuntimeError, match='parameters'):
-        head(xs, *model.head_layer._kernel_operands())  # four branches' operands, two inputs
-    stride, width, *path = model.transition1._kernel_operands()[2]
+        head(xs, *operands_of(model.head_layer))  # four branches' operands, two inputs
+    stride, width, *path = operands_of(model.transition1)[2]
     assert (stride, width) == (2, 160)
     separable = torch.ops.mmpose_litehrnet.depthwise_separable
     assert separable(xs[1], stride, width, *path).shape == (1, 160, 8, 6)
     with pytest.raises(RuntimeError, match='shape'):
         separable(xs[0], stride, width, *path)  # 40 channels for an 80-channel path
     stem, image = torch.ops.mmpose_litehrnet.stem, torch.randn(1, 3, 64, 48)
-    flat, layout, passed = model.stem._kernel_operands()
+    flat, layout, passed = operands_of(model.stem)
     assert passed == 16 and stem(image, flat, layout, passed, 32).shape == (1, 32, 16, 12)
     with pytest.raises(RuntimeError, match='shape'):
         stem(image, flat, layout, 0, 32)
@@ -244,7 +251,7 @@ def test_kernels_check_their_operands():
 
 def test_kernels_can_be_turned_off(monkeypatch):
     """``MMPOSE_LITEHRNET_CPU_KERNELS=0`` turns the kernels off for the process."""
-    monkeypatch.setattr(cpu_kernels, '_loaded', None)
+    monkeypatch.setattr(LIBRARY, 'loaded', None)
     monkeypatch.setenv('MMPOSE_LITEHRNET_CPU_KERNELS', '0')
     assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
@@ -256,18 +263,17 @@ def test_make_kernel_operands_loads_the_kernels(monkeypatch):
     kernels: their first load inside a compile broke the graph into nine."""
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     builds = []
-    monkeypatch.setattr(cpu_kernels, '_loaded', None)
-    monkeypatch.setattr(cpu_kernels, '_build', builds.append)
-    monkeypatch.setattr(cpu_kernels, '_register_fakes', lambda: None)
+    monkeypatch.setattr(LIBRARY, 'loaded', None)
+    monkeypatch.setattr(LIBRARY, 'build', builds.append)
     make_kernel_operands(model)
-    assert cpu_kernels._loaded and len(builds) == 1
+    assert LIBRARY.loaded and len(builds) == 1
 
 
 def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
     """Where no flag set compiles, a warning names the errors and the deploy form runs
     its operators."""
-    monkeypatch.setattr(cpu_kernels, '_loaded', None)
-    monkeypatch.setattr(cpu_kernels, '_FLAG_SETS', (['-fno-such-option-for-the-test'], ))
+    monkeypatch.setattr(LIBRARY, 'loaded', None)
+    monkeypatch.setattr(LIBRARY, 'flag_sets', (['-fno-such-option-for-the-test'], ))
     monkeypatch.setenv('MMPOSE_LITEHRNET_CACHE', str(tmp_path))
     with pytest.warns(UserWarning, match='could not be built.*-fno-such-option-for-the-test'):
         assert not cpu_kernels_available()

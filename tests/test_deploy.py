@@ -24,7 +24,7 @@ from conftest import (
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmpose_litehrnet import LiteHRNet
-from mmpose_litehrnet.models.layers import cpu_kernels_available
+from mmpose_litehrnet.kernels import cpu_kernels_available
 
 
 def test_deploy_form_matches_training_form(variant):
@@ -292,7 +292,7 @@ def test_switch_to_deploy_hook_deploys_the_model_and_refuses_ema():
     # aot: the backbone gets its compiled runner (nothing compiles before a forward).
     aot = LiteHRNet('litehrnet_18')
     SwitchToDeployHook(aot='some/dir').before_test(SimpleNamespace(model=aot, hooks=[]))
-    assert aot.aot.cache_dir == 'some/dir' and not aot.aot.packages
+    assert aot.accelerator.cache_dir == 'some/dir' and not aot.accelerator.packages
     for bad in (3, '', None):
         with pytest.raises(ValueError, match=f'aot must be a bool or a cache directory, '
                                              f'got {bad!r}'):
@@ -705,7 +705,7 @@ def test_exported_graphs_call_the_kernels_only_where_asked():
     package's graph); in ``cpu_kernels_in_exports`` (``compile_aot_package(...,
     cpu_kernels=True)``) it records one kernel call per stem, transition path, block,
     fusion and head, and gives the eager outputs at another batch (the batch dynamic)."""
-    from mmpose_litehrnet.models.layers import cpu_kernels_in_exports, make_kernel_operands
+    from mmpose_litehrnet.kernels import cpu_kernels_in_exports, make_kernel_operands
     if not cpu_kernels_available():
         pytest.skip('no CPU kernels here: the deploy form runs its PyTorch operators')
     model = _small_deployed_network()
@@ -820,27 +820,28 @@ def test_aot_backbone_runs_in_mmposes_inference_and_compiles_once(tmp_path):
         expected = [r.pred_fields.heatmaps for r in inference_topdown(eager, image, boxes)]
         for a, e in zip(actual, expected):
             torch.testing.assert_close(a, e, rtol=0, atol=1e-4 * e.abs().max().item())
-    assert list(model.backbone.aot.packages) == [(False, (3, 256, 192)), (True, (3, 256, 192))]
+    runner = model.backbone.accelerator
+    assert list(runner.packages) == [(False, (3, 256, 192)), (True, (3, 256, 192))]
     x = torch.zeros(1, 3, 256, 192)
-    packages = [model.backbone.aot.package_path(x), model.backbone.aot.package_path(x[[0, 0]])]
+    packages = [runner.package_path(x), runner.package_path(x[[0, 0]])]
     assert sorted(glob.glob(osp.join(cache, '*.pt2'))) == sorted(packages)
     if cpu_kernels_available():  # the stem, two transition paths, block, fusion, head
         assert [_package_kernel_calls(p) for p in packages] == [6, 6]
 
     again = switch_to_deploy(copy.deepcopy(trained), aot=cache)
-    with mock.patch('mmpose_litehrnet.deploy.compile_aot_package',
+    with mock.patch('mmpose_litehrnet.deploy.aot.compile_aot_package',
                     side_effect=AssertionError('compiled again')):
         for boxes in (people, people[1:2]):
             torch.testing.assert_close(
                 inference_topdown(again, image, boxes)[0].pred_fields.heatmaps,
                 inference_topdown(model, image, boxes)[0].pred_fields.heatmaps)
 
-    assert again.backbone.aot.package_path(x) == packages[0]
-    assert again.backbone.aot.package_path(torch.zeros(1, 3, 128, 96)) != packages[0]
+    assert again.backbone.accelerator.package_path(x) == packages[0]
+    assert again.backbone.accelerator.package_path(torch.zeros(1, 3, 128, 96)) != packages[0]
     other = copy.deepcopy(trained)
     with torch.no_grad():
         other.backbone.stem.conv1.conv.weight.mul_(2)
     other = switch_to_deploy(other, aot=cache)
-    assert other.backbone.aot.package_path(x) != packages[0]
+    assert other.backbone.accelerator.package_path(x) != packages[0]
     with torch.enable_grad():
-        assert not again.backbone.aot.applies(x)
+        assert not again.backbone.accelerator.applies(x)

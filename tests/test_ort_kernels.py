@@ -13,8 +13,9 @@ from conftest import COCO_LITEHRNET_18, VARIANT_NAMES, calibrate_, randomize_, r
 from test_cpu_kernels import KERNELS, modules_of
 
 from mmpose_litehrnet.deploy import export_onnx, switch_to_deploy
+from mmpose_litehrnet.kernels import cpu_kernels_available
+from mmpose_litehrnet.kernels import ort as ort_kernels
 from mmpose_litehrnet.models.backbones import LiteHRNet
-from mmpose_litehrnet.models.layers import cpu_kernels_available, ort_kernels
 
 ONNX_NAMES = dict(zip(KERNELS, ('ConditionalChannelWeighting', 'MultiResolutionFusion',
                                 'ShuffleUnit', 'Stem', 'DepthwiseSeparable', 'IterativeHead')))

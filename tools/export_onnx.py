@@ -14,7 +14,7 @@ otherwise two products with constant pooling matrices. With --cpu-kernels each c
 deploy form makes to its CPU kernels is one custom node of the ``mmpose_litehrnet`` domain
 (about 30 nodes for Lite-HRNet-18 instead of about 1100, and 2-3x faster on the CPU): the
 file then runs only in an ONNX Runtime session that has loaded their library
-(``mmpose_litehrnet.models.layers.ort_kernels.add_ort_kernels``; it needs ONNX Runtime's
+(``mmpose_litehrnet.kernels.add_ort_kernels``; it needs ONNX Runtime's
 C++ headers to build). Exits non-zero if ONNX Runtime differs from PyTorch by more than
 --atol.
 """
@@ -37,8 +37,7 @@ def main() -> int:
                         help='a batch axis of any size (one crop per person)')
     parser.add_argument('--cpu-kernels', action='store_true',
                         help="with --deploy: custom nodes for the deploy form's CPU kernels "
-                             '(run them with mmpose_litehrnet.models.layers.ort_kernels.'
-                             'add_ort_kernels)')
+                             '(run them with mmpose_litehrnet.kernels.add_ort_kernels)')
     args = parser.parse_args()
     if args.cpu_kernels and not args.deploy:
         parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
@@ -60,7 +59,7 @@ def main() -> int:
     onnx.checker.check_model(onnx.load(out))
     options = ort.SessionOptions()
     if args.cpu_kernels:
-        from mmpose_litehrnet.models.layers.ort_kernels import add_ort_kernels
+        from mmpose_litehrnet.kernels import add_ort_kernels
         add_ort_kernels(options)
     session = ort.InferenceSession(out, options, providers=['CPUExecutionProvider'])
     batches = (1, 3) if args.dynamic_batch else (1, )

@@ -5,7 +5,7 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..deploy import TensorForward
+from ..models import TensorForward
 from ..models.backbones import resolve_extra, variant_name
 from .paper_flops import count_paper_flops
 

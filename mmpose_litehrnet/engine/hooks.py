@@ -5,6 +5,8 @@ from mmengine.hooks import EMAHook, Hook
 from mmengine.logging import print_log
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ..deploy import aot_cache_dir, channels_last_device_types, switch_to_deploy
+
 __all__ = ['SwitchToDeployHook']
 
 
@@ -40,19 +42,16 @@ class SwitchToDeployHook(Hook):
 
     def __init__(self, channels_last: Union[bool, str, Sequence[str]] = True,
                  aot: Union[bool, str] = False, cpu_kernels: bool = True) -> None:
-        from ..models.layers import channels_last_device_types
         # Checked (a bad value fails when the config is built) and kept as the device
         # types that switch_to_deploy takes.
         self.channels_last = channels_last_device_types(channels_last)
         self.cpu_kernels = bool(cpu_kernels)
-        from ..aot_backbone import aot_cache_dir
         try:
             self.aot_cache_dir = aot_cache_dir(aot)
         except ValueError as error:
             raise ValueError(f'SwitchToDeployHook: {error}') from None
 
     def before_test(self, runner: Any) -> None:
-        from ..deploy import switch_to_deploy
         if any(isinstance(hook, EMAHook) for hook in runner.hooks):
             raise ValueError('SwitchToDeployHook cannot follow an EMAHook, which swaps '
                              'the averaged weights into the training form during the '

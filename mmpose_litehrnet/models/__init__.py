@@ -9,11 +9,13 @@ from .blocks import (
                      Stem,
                      Transition,
 )
+from .deploy_form import reparameterize
 from .necks import FeatureMapSizeCheck
+from .tensor_forward import TensorForward
 
 __all__ = [
     'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting',
     'FeatureMapSizeCheck', 'IterativeHead',
     'LiteHRModule', 'LiteHRNet', 'MultiResolutionFusion', 'NaiveLiteHRNet', 'ShuffleUnit',
-    'SpatialWeighting', 'Stem', 'Transition'
+    'SpatialWeighting', 'Stem', 'TensorForward', 'Transition', 'reparameterize'
 ]

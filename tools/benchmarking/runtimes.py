@@ -73,7 +73,7 @@ def traced(model: nn.Module, x: torch.Tensor) -> torch.jit.ScriptModule:
     them (the deploy form; ``(operators)`` has none); checks that it gives the eager
     outputs."""
     from mmpose_litehrnet.deploy import trace_torchscript
-    from mmpose_litehrnet.models.layers import calls_cpu_kernels
+    from mmpose_litehrnet.kernels import calls_cpu_kernels
     script = trace_torchscript(model, x, cpu_kernels=calls_cpu_kernels(model))
     with torch.no_grad():
         expected = model(x)
@@ -118,8 +118,7 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
     import onnxruntime as ort
 
     from mmpose_litehrnet.deploy import export_onnx
-    from mmpose_litehrnet.models.layers import calls_cpu_kernels
-    from mmpose_litehrnet.models.layers.ort_kernels import add_ort_kernels
+    from mmpose_litehrnet.kernels import add_ort_kernels, calls_cpu_kernels
     path = _export_path(workdir, model, x, 'onnx')
     kernels = calls_cpu_kernels(model)
     export_onnx(model, x, path, cpu_kernels=kernels)
@@ -157,14 +156,26 @@ def capture_cuda_graph(model: nn.Module,
     return graph, x, out
 
 
-def cuda_graph_fn(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
-    """The forward pass captured once as a CUDA graph; the function replays it."""
-    graph = capture_cuda_graph(model, x)[0]
+class CUDAGraphCall:
+    """The forward pass captured once as a CUDA graph, and what its replay reads: the
+    model (whose weights the graph reads in place), the static input and the static
+    output. A graph holds none of them: freed while it lives, their memory is handed to
+    the next model, and a replay reads or writes it (an illegal memory access on the
+    H200 once four models were captured in turn)."""
 
-    def run() -> None:
-        graph.replay()
+    def __init__(self, model: nn.Module, x: torch.Tensor) -> None:
+        self.model = model
+        self.graph, self.static_input, self.static_output = capture_cuda_graph(model, x)
+
+    def __call__(self) -> None:
+        self.graph.replay()
         torch.cuda.synchronize()
-    return run
+
+
+def cuda_graph_fn(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:
+    """The forward pass captured once as a CUDA graph; the call replays it and keeps
+    alive what the replay reads (:class:`CUDAGraphCall`)."""
+    return CUDAGraphCall(model, x)
 
 
 def compiled_for_gpu(model: nn.Module, x: torch.Tensor, workdir: str = '') -> Call:

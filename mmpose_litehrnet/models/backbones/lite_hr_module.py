@@ -12,6 +12,7 @@ from ..blocks import (
     MultiResolutionFusion,
     ShuffleUnit,
 )
+from ..layers import Accelerated
 
 __all__ = ['LiteHRModule', 'MODULE_TYPES']
 
@@ -27,13 +28,15 @@ class _FusionReLU(nn.ReLU):
         return F.relu(x, inplace=not torch.is_grad_enabled())
 
 
-class LiteHRModule(nn.Module):
+class LiteHRModule(Accelerated, nn.Module):
     """A Lite-HRNet module (paper Fig. 1): ``num_blocks`` blocks per branch, then the
     multi-resolution fusion followed by ReLU.
 
     For ``'LITE'`` the blocks are conditional channel weighting blocks, which see all
     branches at once (``layers.k``); for ``'NAIVE'`` each branch has its own sequence of
-    shuffle units (``layers.branch.k``), as in the released checkpoints.
+    shuffle units (``layers.branch.k``), as in the released checkpoints. The fusion with
+    its ReLU (:meth:`fuse`) is the step an accelerator may compute
+    (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (Sequence[int]): Channels of each branch, highest resolution first.
@@ -90,7 +93,11 @@ class LiteHRModule(nn.Module):
             out = self.layers(xs)
         else:
             out = [branch(x) for branch, x in zip(self.layers, xs)]
-        if self.with_fuse:
-            fused = self.fuse_layers.forward_cpu_kernel(out)
-            out = fused if fused is not None else [self.relu(y) for y in self.fuse_layers(out)]
-        return out
+        return self.fuse(out) if self.with_fuse else out
+
+    def fuse(self, xs: List[Tensor]) -> List[Tensor]:
+        """The multi-resolution fusion of ``xs``, then the ReLU."""
+        out = self.accelerated(xs)
+        if out is not None:
+            return out
+        return [self.relu(y) for y in self.fuse_layers(xs)]

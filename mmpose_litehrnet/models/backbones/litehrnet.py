@@ -8,7 +8,13 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..blocks import CHANNEL_WEIGHTINGS, IterativeHead, Stem, Transition
-from ..layers import channels_last_device_types, default_norm_cfg, is_exporting_onnx
+from ..layers import (
+    Accelerated,
+    channels_last_device_types,
+    default_norm_cfg,
+    is_exporting_onnx,
+    run_deploy_pipeline,
+)
 from .extra import resolve_extra
 from .lite_hr_module import LiteHRModule
 
@@ -20,14 +26,16 @@ _DEFAULT_INIT = (
 )
 
 
-class LiteHRNet(BaseModule):
+class LiteHRNet(Accelerated, BaseModule):
     """Lite-HRNet backbone: a stem, then stages of high-resolution modules that add one
     lower-resolution branch each, optionally followed by the iterative head.
 
     A drop-in replacement for MMPose's ``LiteHRNet`` (same arguments, parameter names
     and outputs; released checkpoints load strictly and give the same numbers), that
     also runs at any input size, with activation checkpointing, frozen stages, the
-    paper's CCW ablations and multi-resolution outputs.
+    paper's CCW ablations and multi-resolution outputs. Its forward is the step an
+    accelerator may compute (:class:`~..layers.Accelerated`; the deploy pipeline's
+    ``aot`` installs one).
 
     Args:
         extra (dict | str): The architecture, as in MMPose's configs (``stem``,
@@ -118,9 +126,6 @@ class LiteHRNet(BaseModule):
         #: Channels of each returned output.
         self.out_channels = [channels[i] for i in self.out_indices]
         self.set_channels_last(channels_last)
-        #: An :class:`~mmpose_litehrnet.aot_backbone.AOTBackbone` that runs the no-grad
-        #: CPU forward passes compiled (``switch_to_deploy(..., aot=...)``), or None.
-        self.aot: Optional[Any] = None
         self._freeze_stages()
 
     def set_channels_last(self, channels_last: Union[bool, str, Sequence[str]]) -> None:
@@ -167,11 +172,10 @@ class LiteHRNet(BaseModule):
         return self
 
     def switch_to_deploy(self, test_cfg: Optional[Any] = None, **kwargs: Any) -> 'LiteHRNet':
-        """Folds the batch norms into the convolutions and runs CPU inputs channels-last
-        (see :mod:`mmpose_litehrnet.deploy`; ``kwargs`` go to its ``switch_to_deploy``);
-        MMPose's ``switch_to_deploy`` calls this."""
-        from ...deploy import switch_to_deploy
-        return switch_to_deploy(self, test_cfg, **kwargs)
+        """The deploy form, in place: the installed deploy pipeline
+        (:func:`mmpose_litehrnet.deploy.switch_to_deploy` once ``mmpose_litehrnet`` is
+        imported; ``kwargs`` go to it); MMPose's ``switch_to_deploy`` calls this."""
+        return run_deploy_pipeline(self, test_cfg, **kwargs)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Args:
@@ -183,8 +187,9 @@ class LiteHRNet(BaseModule):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__}: expected input of shape (N, '
                              f'{self.in_channels}, H, W), got {tuple(x.shape)}')
-        if self.aot is not None and self.aot.applies(x):
-            return self.aot(x)
+        out = self.accelerated(x)
+        if out is not None:
+            return out
         if x.device.type in self.channels_last_devices and not is_exporting_onnx():
             x = x.contiguous(memory_format=torch.channels_last)
         xs = [self.stem(x)]

@@ -1,19 +1,17 @@
 """Conditional channel weighting (CCW), the block of Lite-HRNet."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch.nn as nn
 from torch import Tensor
 
 from ..layers import (
+    Accelerated,
     ConvNormAct,
-    CPUKernelMixin,
-    call_list_kernel,
+    Reparameterizable,
     checkpoint_if,
     concat_shuffle,
-    conv_operands,
     default_norm_cfg,
-    is_kernel_conv,
-    pack_operands,
+    is_folded_block,
 )
 from .cross_resolution_weighting import CrossResolutionWeighting
 from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
@@ -24,13 +22,14 @@ __all__ = ['ConditionalChannelWeighting', 'CHANNEL_WEIGHTINGS']
 CHANNEL_WEIGHTINGS = ('cross_resolution', 'spatial')
 
 
-class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
+class ConditionalChannelWeighting(Accelerated, Reparameterizable, nn.Module):
     """Conditional channel weighting block (paper Fig. 2b, Sec. 4).
 
     Over all branches at once: each branch is split into halves; the second halves go
     through the cross-resolution weighting H, a 3x3 depthwise conv-norm per branch and a
     spatial weighting F per branch; then each branch concatenates its two halves and
     shuffles channels. It replaces the two costly 1x1 convolutions of a shuffle block.
+    Its forward is the step an accelerator may compute (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (Sequence[int]): Channels of each branch (each even).
@@ -76,53 +75,15 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
         else:
             self.spatial_weighting = None
 
-    def supports_cpu_kernel(self) -> bool:
-        """Whether this block is in the deploy form that
-        ``torch.ops.mmpose_litehrnet.conditional_channel_weighting`` computes: both
-        weightings with their norms folded (the spatial ones block-diagonal) and biased
-        3x3 depthwise convolutions."""
-        crw = self.cross_resolution_weighting
-        return crw is not None and crw.direct \
-            and isinstance(self.spatial_weighting, BlockDiagonalSpatialWeighting) \
-            and all(len(dw) == 1 and is_kernel_conv(dw.conv, 3) for dw in self.depthwise_convs)
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        crw, sw = self.cross_resolution_weighting, self.spatial_weighting
-        convs = [crw.conv1.conv, crw.conv2.conv, *(dw.conv for dw in self.depthwise_convs)]
-        return [(sw, name) for name in ('weight1', 'bias1', 'weight2', 'bias2')] + \
-            [(conv, name) for conv in convs for name in ('weight', 'bias')]
-
-    def _kernel_operands(self) -> list:
-        """The kernel's operands: transposed FC weights, tap-major depthwise weights,
-        each branch's diagonal block of the spatial weighting."""
-        crw, sw = self.cross_resolution_weighting, self.spatial_weighting
-        fc1, fc2 = crw.conv1.conv, crw.conv2.conv
-        blocks = []
-        for weight in (sw.weight1, sw.weight2):
-            rows = sw.hidden if weight is sw.weight1 else sw.channels
-            cols = sw.channels if weight is sw.weight1 else sw.hidden
-            row = col = 0
-            branch = []
-            for r, c in zip(rows, cols):
-                branch.append(weight[row:row + r, col:col + c].t().contiguous())
-                row, col = row + r, col + c
-            blocks.append(branch)
-        depthwise = [conv_operands(dw.conv) for dw in self.depthwise_convs]
-        return pack_operands([
-            *conv_operands(fc1), *conv_operands(fc2), *(weight for weight, _ in depthwise),
-            *(bias for _, bias in depthwise), *blocks[0], *sw.bias1.split(sw.hidden),
-            *blocks[1], *sw.bias2.split(sw.channels)])
-
-    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        return call_list_kernel('conditional_channel_weighting', xs, *self.kernel_operands())
-
-    def _runs_kernel(self, xs: Sequence[Tensor]) -> bool:
-        if not self.uses_cpu_kernel(xs):
-            return False
-        h, w = xs[-1].shape[-2:]
-        return h > 0 and w > 0 and all(
-            x.shape[-2] % h == 0 and x.shape[-1] % w == 0 and x.shape[1] == 2 * c
-            for x, c in zip(xs, self.halves))
+    def reparameterize(self) -> None:
+        """The deploy form's maths, once the norms are folded: the spatial weightings of
+        all branches as one block-diagonal FC pair
+        (:class:`BlockDiagonalSpatialWeighting`)."""
+        if isinstance(self.spatial_weighting, nn.ModuleList) and all(
+                is_folded_block(w.conv1, act=nn.ReLU) and is_folded_block(w.conv2, act=nn.Sigmoid)
+                for w in self.spatial_weighting):
+            self.spatial_weighting = BlockDiagonalSpatialWeighting.from_branches(
+                self.spatial_weighting)
 
     def _forward(self, *xs: Tensor) -> List[Tensor]:
         # One split, not two slices: in training, the backward of a split concatenates
@@ -143,6 +104,7 @@ class ConditionalChannelWeighting(CPUKernelMixin, nn.Module):
         ]
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
-        if self._runs_kernel(xs):
-            return self.call_kernel(xs)
+        out = self.accelerated(xs)
+        if out is not None:
+            return out
         return checkpoint_if(self.with_cp, self._forward, *xs)

@@ -8,18 +8,20 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
+    Reparameterizable,
     adaptive_average_by_products,
     default_norm_cfg,
     folded_weighting_mlp,
     is_channels_last,
     is_exporting_onnx,
+    is_folded_block,
     mul_nearest,
 )
 
 __all__ = ['CrossResolutionWeighting']
 
 
-class CrossResolutionWeighting(nn.Module):
+class CrossResolutionWeighting(Reparameterizable, nn.Module):
     """Channel weights for every branch computed from all branches (paper Eq. 4).
 
     Each branch is average-pooled to the size of the smallest (last) one, the results
@@ -53,10 +55,15 @@ class CrossResolutionWeighting(nn.Module):
                                  act_cfg=dict(type='ReLU'))
         self.conv2 = ConvNormAct(hidden, total, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                  act_cfg=dict(type='Sigmoid'))
-        #: Set by :func:`mmpose_litehrnet.deploy.switch_to_deploy` once both norms are
-        #: folded: the two 1x1 convolutions then run as plain matrix products over the
-        #: pixels of the smallest branch (fewer module calls and views per block).
+        #: Whether the two 1x1 convolutions run as plain matrix products over the pixels
+        #: of the smallest branch (fewer module calls and views per block): set by
+        #: :meth:`reparameterize` once both norms are folded.
         self.direct = False
+
+    def reparameterize(self) -> None:
+        """The deploy form's maths, once the norms are folded: :attr:`direct`."""
+        self.direct = is_folded_block(self.conv1, act=nn.ReLU) \
+            and is_folded_block(self.conv2, act=nn.Sigmoid)
 
     @staticmethod
     def _pool(x: Tensor, size: List[int], source: Optional[Tensor] = None) -> Tensor:

@@ -1,23 +1,12 @@
 """Multi-resolution fusion and the transitions that add branches."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
-from ..layers import (
-    CPUKernelMixin,
-    NearestResize,
-    call_list_kernel,
-    conv_operands,
-    default_norm_cfg,
-    is_exporting_onnx,
-    is_kernel_conv,
-    is_kernel_separable,
-    kernel,
-    pack_operands,
-)
+from ..layers import Accelerated, NearestResize, default_norm_cfg, is_exporting_onnx
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
 
@@ -68,7 +57,7 @@ def _add(x: Tensor, y: Tensor, in_place: bool) -> Tensor:
     return x.add_(y) if in_place else x + y
 
 
-class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
+class MultiResolutionFusion(nn.ModuleList):
     """Exchanges information across the branches after every module (paper Sec. 3).
 
     Output i receives every branch j: higher resolutions through ``i - j`` stride-2
@@ -124,47 +113,6 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         super().__init__(rows)
         self.mode = mode
 
-    def supports_cpu_kernel(self) -> bool:
-        """Whether this fusion is in the deploy form that
-        ``torch.ops.mmpose_litehrnet.multi_resolution_fusion`` computes: legacy mode, an
-        output per input, every norm folded."""
-        if self.mode != 'legacy' or any(len(row) != len(self) for row in self):
-            return False
-        for i, row in enumerate(self):
-            for j, path in enumerate(row):
-                if j > i and not (len(path) == 2 and is_kernel_conv(path[0], 1)):
-                    return False
-                if j < i and not all(is_kernel_separable(step, 2, relu=k < i - j - 1)
-                                     for k, step in enumerate(path)):
-                    return False
-        return True
-
-    def _kernel_convs(self) -> List[nn.Conv2d]:
-        """Every convolution, in the order of the kernel's operands."""
-        return [conv for i, row in enumerate(self) for j, path in enumerate(row)
-                for conv in ([path[0]] if j > i else
-                             [c for step in path for c in step[:2]] if j < i else [])]
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        return [(conv, name) for conv in self._kernel_convs() for name in ('weight', 'bias')]
-
-    def _kernel_operands(self) -> List[Tensor]:
-        return pack_operands([t for conv in self._kernel_convs() for t in conv_operands(conv)])
-
-    def forward_cpu_kernel(self, xs: List[Tensor]) -> Optional[List[Tensor]]:
-        """``[relu(y) for y in self(xs)]`` as one kernel call, or None where the kernel
-        does not run (see :meth:`uses_cpu_kernel`) or the branch sizes do not halve
-        exactly."""
-        if not self.uses_cpu_kernel(xs):
-            return None
-        h, w = xs[0].shape[-2:]
-        if any(x.shape[-2] << k != h or x.shape[-1] << k != w for k, x in enumerate(xs)):
-            return None
-        return self.call_kernel(xs)
-
-    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        return call_list_kernel('multi_resolution_fusion', xs, *self.kernel_operands())
-
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         # Paths add into the running sum (``into``), in the released order of additions.
         # With no gradient to record, each sum is accumulated in place once it is a new
@@ -198,13 +146,14 @@ class MultiResolutionFusion(CPUKernelMixin, nn.ModuleList):
         return outs
 
 
-class Transition(CPUKernelMixin, nn.ModuleList):
+class Transition(Accelerated, nn.ModuleList):
     """Adapts the branches of one stage to the next (paper Sec. 3, HRNet pattern).
 
     Existing branches whose width changes get a 3x3 depthwise conv + norm, 1x1 conv +
     norm, ReLU; a new branch is made from the lowest-resolution one by a stride-2
     depthwise separable step. ``self[i]`` is the path to branch i (``transitionK.i.*``
-    in the released checkpoints); unchanged branches are identities.
+    in the released checkpoints); unchanged branches are identities. Its forward is the
+    step an accelerator may compute (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (Sequence[int]): Channels of the previous stage's branches.
@@ -237,38 +186,9 @@ class Transition(CPUKernelMixin, nn.ModuleList):
         super().__init__(paths)
         self.num_inputs = len(in_channels)
 
-    def _steps(self) -> List[Optional[nn.Sequential]]:
-        """Each path's (depthwise, 1x1, ReLU) layers, None for an identity."""
-        return [None if isinstance(path, nn.Identity) else path[0] if len(path) == 1 else path
-                for path in self]
-
-    def supports_cpu_kernel(self) -> bool:
-        """Whether every path is a depthwise separable step with its norms folded, which
-        ``torch.ops.mmpose_litehrnet.depthwise_separable`` computes, or an identity."""
-        return all(step is None
-                   or is_kernel_separable(step, 1 if i < self.num_inputs else 2, relu=True)
-                   for i, step in enumerate(self._steps()))
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        return [(conv, name) for step in self._steps() if step is not None
-                for conv in step[:2] for name in ('weight', 'bias')]
-
-    def _kernel_operands(self) -> List[Optional[list]]:
-        """Per path, None for an identity, else the kernel's arguments after the input:
-        stride, output channels, then the two convolutions' operands."""
-        return [None if step is None else
-                [1 if i < self.num_inputs else 2, step[1].out_channels,
-                 *pack_operands([*conv_operands(step[0]), *conv_operands(step[1])])]
-                for i, step in enumerate(self._steps())]
-
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
+        out = self.accelerated(xs)
+        if out is not None:
+            return out
         last = self.num_inputs - 1
-        if self.uses_cpu_kernel(xs):
-            return self.call_kernel(xs)
         return [path(xs[min(i, last)]) for i, path in enumerate(self)]
-
-    def call_kernel(self, xs: Sequence[Tensor]) -> List[Tensor]:
-        last = self.num_inputs - 1
-        return [xs[i] if operands is None else
-                kernel('depthwise_separable')(xs[min(i, last)], *operands)
-                for i, operands in enumerate(self.kernel_operands())]

@@ -1,29 +1,22 @@
 """The iterative head that refines the branches from low to high resolution."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import (
-    CPUKernelMixin,
-    DepthwiseSeparableConv,
-    call_list_kernel,
-    conv_operands,
-    is_kernel_conv_act,
-    pack_operands,
-    upsample_bilinear,
-)
+from ..layers import Accelerated, DepthwiseSeparableConv, upsample_bilinear
 
 __all__ = ['IterativeHead']
 
 
-class IterativeHead(CPUKernelMixin, nn.Module):
+class IterativeHead(Accelerated, nn.Module):
     """Top-down refinement over the branches (released Lite-HRNet's ``with_head``).
 
     Starting from the lowest resolution, each branch gets the previous result
     (bilinearly upsampled, ``align_corners=True``) added and goes through a depthwise
     separable convolution that maps it to the next branch's width; the highest branch
     keeps its width. ``projects[k]`` processes the k-th branch counted from the lowest.
+    Its forward is the step an accelerator may compute (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (Sequence[int]): Channels of each branch, highest resolution first.
@@ -47,28 +40,10 @@ class IterativeHead(CPUKernelMixin, nn.Module):
             DepthwiseSeparableConv(c_in, c_out, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
             for c_in, c_out in zip(low_to_high, targets))
 
-    def supports_cpu_kernel(self) -> bool:
-        """Whether the head is in the form ``torch.ops.mmpose_litehrnet.iterative_head``
-        computes: its norms folded into biased convolutions."""
-        return all(is_kernel_conv_act(project.depthwise_conv, 3)
-                   and is_kernel_conv_act(project.pointwise_conv, 1, relu=True)
-                   for project in self.projects)
-
-    def _convs(self) -> List[nn.Conv2d]:
-        return [block.conv for project in self.projects for block in project]
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        return [(conv, name) for conv in self._convs() for name in ('weight', 'bias')]
-
-    def _kernel_operands(self) -> List[Tensor]:
-        return pack_operands([t for conv in self._convs() for t in conv_operands(conv)])
-
-    def call_kernel(self, xs: List[Tensor]) -> List[Tensor]:
-        return call_list_kernel('iterative_head', xs, *self.kernel_operands())
-
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
-        if len(xs) == len(self.projects) and self.uses_cpu_kernel(xs):
-            return self.call_kernel(xs)
+        accelerated = self.accelerated(xs)
+        if accelerated is not None:
+            return accelerated
         out: List[Tensor] = []
         for k, project in enumerate(self.projects):
             x = xs[len(xs) - 1 - k]

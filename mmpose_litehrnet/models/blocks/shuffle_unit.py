@@ -1,30 +1,21 @@
 """ShuffleNet V2 unit, the block of Naive Lite-HRNet."""
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import (
-    ConvNormAct,
-    CPUKernelMixin,
-    checkpoint_if,
-    concat_shuffle,
-    conv_operands,
-    default_norm_cfg,
-    is_kernel_conv_act,
-    kernel,
-    pack_operands,
-)
+from ..layers import Accelerated, ConvNormAct, checkpoint_if, concat_shuffle, default_norm_cfg
 
 __all__ = ['ShuffleUnit']
 
 
-class ShuffleUnit(CPUKernelMixin, nn.Module):
+class ShuffleUnit(Accelerated, nn.Module):
     """ShuffleNet V2 unit (Ma et al. 2018), used by Naive Lite-HRNet (paper Fig. 2a).
 
     With stride 1 the first half of the channels passes through and the second goes
     through 1x1 -> 3x3 depthwise -> 1x1; with stride 2 both halves are transformed
-    (``branch1``: 3x3 depthwise s2 -> 1x1). Then concatenation and channel shuffle.
+    (``branch1``: 3x3 depthwise s2 -> 1x1). Then concatenation and channel shuffle. Its
+    forward is the step an accelerator may compute (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (int): Input channels C_in.
@@ -72,25 +63,6 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
             ConvNormAct(half, half, 3, stride, groups=half, **common),
             ConvNormAct(half, half, 1, act_cfg=relu, **common))
 
-    def supports_cpu_kernel(self) -> bool:
-        """Whether this unit is in the deploy form that
-        ``torch.ops.mmpose_litehrnet.shuffle_unit`` computes: stride 1, equal halves, its
-        norms folded into biased convolutions, ReLU after both 1x1 convolutions."""
-        if self.stride != 1 or self.split_sizes[0] != self.split_sizes[1]:
-            return False
-        first, depthwise, last = self.branch2
-        return is_kernel_conv_act(first, 1, relu=True) and is_kernel_conv_act(depthwise, 3) \
-            and is_kernel_conv_act(last, 1, relu=True)
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        return [(block.conv, name) for block in self.branch2 for name in ('weight', 'bias')]
-
-    def _kernel_operands(self) -> List[Tensor]:
-        return pack_operands([t for block in self.branch2 for t in conv_operands(block.conv)])
-
-    def call_kernel(self, x: Tensor) -> Tensor:
-        return kernel('shuffle_unit')(x, *self.kernel_operands())
-
     def _forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
             return concat_shuffle(self.branch1(x), self.branch2(x))
@@ -98,6 +70,7 @@ class ShuffleUnit(CPUKernelMixin, nn.Module):
         return concat_shuffle(first, self.branch2(second))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.uses_cpu_kernel([x]):
-            return self.call_kernel(x)
+        out = self.accelerated(x)
+        if out is not None:
+            return out
         return checkpoint_if(self.with_cp, self._forward, x)

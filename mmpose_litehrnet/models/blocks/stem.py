@@ -1,22 +1,18 @@
 """The Lite-HRNet stem: a stride-2 convolution and a stride-2 shuffle block."""
-from typing import List, Optional, Tuple
+from typing import Optional
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
 from ..layers import (
+    Accelerated,
     ConvNormAct,
-    CPUKernelMixin,
     channel_shuffle,
     checkpoint_if,
     concat_shuffle,
-    conv_operands,
     default_norm_cfg,
-    dense_operands,
-    is_kernel_conv_act,
-    kernel,
-    pack_operands,
+    is_folded_block,
 )
 
 __all__ = ['MergedBranchStem', 'Stem']
@@ -88,7 +84,7 @@ class Stem(nn.Module):
         return checkpoint_if(self.with_cp, self._forward, x)
 
 
-class MergedBranchStem(CPUKernelMixin, nn.Sequential):
+class MergedBranchStem(Accelerated, nn.Sequential):
     """The deploy form of a :class:`Stem` whose norms are folded: its two branches as
     one path of four convolutions, with no channel slices, concatenation or shuffle.
 
@@ -104,7 +100,8 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
     2.7x as many: 15M more at 256x192, 7% of Lite-HRNet-18's 205M). On
     Lite-HRNet-18's deploy form (40-60 alternating rounds, per-round ratio to the
     two-branch stem): ONNX Runtime 0.97 (0.96-0.98), compiled 0.99, eager 1.00. Equal
-    to the folded stem up to float rounding (the added terms are exact zeros).
+    to the folded stem up to float rounding (the added terms are exact zeros). Its
+    forward is the step an accelerator may compute (:class:`~..layers.Accelerated`).
 
     Args:
         in_channels (int): Image channels.
@@ -139,18 +136,7 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
         self.split = split
         self.out_channels = out_channels
 
-    def supports_cpu_kernel(self) -> bool:
-        """Whether this stem is in the form ``torch.ops.mmpose_litehrnet.stem`` computes:
-        biased convolutions (as built), each with its ReLU but the depthwise one."""
-        return is_kernel_conv_act(self.conv1, 3, 2, relu=True, depthwise=False) \
-            and is_kernel_conv_act(self.expand_conv, 1, relu=True) \
-            and is_kernel_conv_act(self.depthwise_conv, 3, 2) \
-            and is_kernel_conv_act(self.linear_conv, 1, relu=True)
-
-    def _kernel_slots(self) -> List[Tuple[nn.Module, str]]:
-        return [(block.conv, name) for block in self for name in ('weight', 'bias')]
-
-    def _passed(self) -> int:
+    def passed_channels(self) -> int:
         """How many of ``conv1``'s channels ``expand_conv`` passes through: ``split``
         while its weights keep the identity rows and zero blocks :meth:`from_stem` made
         (else 0: the kernel multiplies every row)."""
@@ -161,24 +147,11 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
             and not weight[split:, :split].any() and not bias[:split].any()
         return split if kept else 0
 
-    def _kernel_operands(self) -> list:
-        """The kernel's operands: the convolutions', the expansion's without the rows
-        and columns of the channels it passes through, and how many those are."""
-        passed = self._passed()
-        expand = self.expand_conv.conv
-        return [*pack_operands([
-            *conv_operands(self.conv1.conv),
-            *dense_operands(expand.weight[passed:, passed:], expand.bias[passed:]),
-            *conv_operands(self.depthwise_conv.conv), *conv_operands(self.linear_conv.conv)]),
-            passed]
-
     def forward(self, x: Tensor) -> Tensor:
-        if self.uses_cpu_kernel([x]):
-            return self.call_kernel(x)
+        out = self.accelerated(x)
+        if out is not None:
+            return out
         return super().forward(x)
-
-    def call_kernel(self, x: Tensor) -> Tensor:
-        return kernel('stem')(x, *self.kernel_operands(), self.out_channels)
 
     @staticmethod
     def mergeable(stem: Stem) -> bool:
@@ -187,10 +160,8 @@ class MergedBranchStem(CPUKernelMixin, nn.Sequential):
         layers = (stem.conv1, stem.branch1[0], stem.branch1[1], stem.expand_conv,
                   stem.depthwise_conv, stem.linear_conv)
         relu = (True, False, True, True, False, True)
-        return all(
-            len(layer) == 1 + has_relu and type(layer[0]) is nn.Conv2d
-            and layer[0].bias is not None and (not has_relu or isinstance(layer[1], nn.ReLU))
-            for layer, has_relu in zip(layers, relu))
+        return all(is_folded_block(layer, act=nn.ReLU if has_relu else None)
+                   for layer, has_relu in zip(layers, relu))
 
     @classmethod
     @torch.no_grad()

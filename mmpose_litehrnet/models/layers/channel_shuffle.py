@@ -2,8 +2,8 @@
 import torch
 from torch import Tensor
 
-from .export import is_exporting_onnx
 from .layout import is_channels_last
+from .tracing import is_exporting_onnx
 
 __all__ = ['channel_shuffle', 'concat_shuffle']
 

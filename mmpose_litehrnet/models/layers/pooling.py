@@ -5,7 +5,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .export import is_exporting_onnx
+from .tracing import is_exporting_onnx
 
 __all__ = ['adaptive_average_by_products', 'global_average']
 

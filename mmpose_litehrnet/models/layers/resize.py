@@ -7,8 +7,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .export import is_exporting_onnx
 from .layout import is_channels_last
+from .tracing import is_exporting_onnx
 
 __all__ = ['NearestResize', 'add_nearest', 'mul_nearest', 'upsample_bilinear']
 

@@ -1,7 +1,7 @@
 // Lite-HRNet's deploy-form CPU kernels (lite_hrnet_kernels.h) as ONNX Runtime custom
 // operators of the domain "mmpose_litehrnet": a library that an ORT session loads with
 // SessionOptions.register_custom_ops_library (RegisterCustomOps below). It needs ORT's C
-// headers to build, no PyTorch. Built by mmpose_litehrnet/models/layers/ort_kernels.py.
+// headers to build, no PyTorch. Built by mmpose_litehrnet/kernels/ort.py.
 //
 // Every operator takes (operands, layout, x_1, ..., x_B): the packed operands and their
 // layout as the PyTorch operators take them, then the branches, each (N, H, W, C)

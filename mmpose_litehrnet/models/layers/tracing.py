@@ -1,4 +1,4 @@
-"""Whether the forward pass is being exported to ONNX."""
+"""What the forward pass runs under: an ONNX export, cheaply asked."""
 import torch
 
 __all__ = ['is_exporting_onnx']

@@ -1,7 +1,7 @@
-// Lite-HRNet's deploy-form CPU kernels (lite_hrnet_kernels.h) as PyTorch operators,
-// torch.ops.mmpose_litehrnet.*. Built at first use by
-// mmpose_litehrnet/models/layers/cpu_kernels.py (torch.utils.cpp_extension,
-// -march=native).
+// Lite-HRNet's deploy-form CPU kernels (lite_hrnet_kernels.h) as the implementations of
+// the PyTorch operators torch.ops.mmpose_litehrnet.*, whose schemas (and fake kernels)
+// mmpose_litehrnet/kernels/ops.py defines from its table. Built at first use by
+// mmpose_litehrnet/kernels/build.py (torch.utils.cpp_extension, -march=native).
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -180,20 +180,8 @@ Tensor iterative_head_packed(const std::vector<Tensor>& xs, const Tensor& operan
   return packed("iterative_head", xs, numel, [&] { iterative_head_op(xs, operands, layout); });
 }
 
-TORCH_LIBRARY(mmpose_litehrnet, m) {
-  m.def("conditional_channel_weighting(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
-  m.def("multi_resolution_fusion(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
-  m.def("shuffle_unit(Tensor x, Tensor operands, Tensor layout) -> Tensor");
-  m.def("stem(Tensor x, Tensor operands, Tensor layout, int passed, int out_channels) -> Tensor");
-  m.def("depthwise_separable(Tensor x, int stride, int out_channels, Tensor operands, "
-        "Tensor layout) -> Tensor");
-  m.def("iterative_head(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor[]");
-  m.def("conditional_channel_weighting_packed(Tensor[] xs, Tensor operands, Tensor layout) "
-        "-> Tensor");
-  m.def("multi_resolution_fusion_packed(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor");
-  m.def("iterative_head_packed(Tensor[] xs, Tensor operands, Tensor layout) -> Tensor");
-}
-
+// The schemas come from KERNEL_OPS in kernels/ops.py (defined before this library loads);
+// an implementation whose signature differs from its schema fails the load.
 TORCH_LIBRARY_IMPL(mmpose_litehrnet, CPU, m) {
   m.impl("conditional_channel_weighting", &conditional_channel_weighting_op);
   m.impl("multi_resolution_fusion", &multi_resolution_fusion_op);

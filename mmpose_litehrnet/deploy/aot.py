@@ -1,18 +1,21 @@
 """The deploy form's backbone compiled ahead of time (AOTInductor) inside MMPose's own
 test and inference path, cached on disk."""
 import hashlib
-import os
 import os.path as osp
-import tempfile
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .models.layers import cache_root, calls_cpu_kernels, is_exporting_onnx
+from ..cache import cache_root, cached_file, digest
+from ..export import compile_aot_package, load_aot_package
+from ..kernels import calls_cpu_kernels
+from ..models import LiteHRNet
+from ..models.layers import is_exporting_onnx
+from ..version import __version__
 
-__all__ = ['AOTBackbone', 'aot_cache_dir', 'default_aot_cache_dir']
+__all__ = ['AOTBackbone', 'aot_cache_dir', 'attach_aot_backbones', 'default_aot_cache_dir']
 
 
 def default_aot_cache_dir() -> str:
@@ -36,7 +39,7 @@ def aot_cache_dir(aot: Union[bool, str]) -> Optional[str]:
 
 class AOTBackbone:
     """Runs a deploy-form backbone's no-grad float32 CPU forward passes through an
-    AOTInductor package (:func:`~mmpose_litehrnet.deploy.compile_aot_package`) compiled
+    AOTInductor package (:func:`~mmpose_litehrnet.export.compile_aot_package`) compiled
     for the input's channels and size: one for a batch of 1 (one person, the common
     inference case) and one for any larger batch, each compiled when first needed (a
     package for any batch ran Lite-HRNet-18's backbone at batch 1 in 27.4 ms where the
@@ -45,7 +48,8 @@ class AOTBackbone:
     graph's outputs, with none of the eager form's per-operator Python and dispatch
     cost. Where the backbone calls the CPU kernels, so do its packages
     (``compile_aot_package(..., cpu_kernels=True)``). Other calls (gradients, GPUs,
-    other dtypes, tracing and export) run the backbone's own forward.
+    other dtypes, tracing and export) run the backbone's own forward. It is the
+    backbone's accelerator (:class:`~mmpose_litehrnet.models.layers.Accelerated`).
 
     The first call at a new size compiles (minutes on 2 cores, a C++ compiler needed)
     and stores the package in ``cache_dir`` under a digest of everything it depends on:
@@ -76,7 +80,10 @@ class AOTBackbone:
             and not torch.jit.is_tracing() and not torch.compiler.is_compiling() \
             and not is_exporting_onnx()
 
-    def __call__(self, x: Tensor) -> Tuple[Tensor, ...]:
+    def __call__(self, backbone: nn.Module, x: Tensor) -> Optional[Tuple[Tensor, ...]]:
+        """The compiled graph's outputs on ``x`` where it :meth:`applies`, else None."""
+        if backbone is not self.backbone or not self.applies(x):
+            return None
         key = (x.shape[0] == 1, tuple(x.shape[1:]))
         if key not in self.packages:
             self.packages[key] = self._load_or_compile(x)
@@ -85,50 +92,46 @@ class AOTBackbone:
     def package_path(self, x: Tensor) -> str:
         """The cached package's path for inputs shaped like ``x`` (a batch of 1, or any
         larger batch)."""
-        from . import __version__
+        return cached_file(osp.abspath(self.cache_dir), self._package_name(x))
+
+    def _package_name(self, x: Tensor) -> str:
         if self._weights_digest is None:
-            digest = hashlib.sha256(repr(self.backbone).encode())
+            sha = hashlib.sha256(repr(self.backbone).encode())
             for name, value in sorted(self.backbone.state_dict().items()):
-                digest.update(name.encode())
-                digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-            self._weights_digest = digest.hexdigest()
+                sha.update(name.encode())
+                sha.update(value.detach().cpu().contiguous().numpy().tobytes())
+            self._weights_digest = sha.hexdigest()
         batch = 'batch 1' if x.shape[0] == 1 else 'any batch'
         kernels = 'kernels' if calls_cpu_kernels(self.backbone) else 'operators'
         key = f'{self._weights_digest} {batch} {kernels} {tuple(x.shape[1:])} {x.dtype} ' \
               f'torch {torch.__version__} mmpose_litehrnet {__version__}'
-        return osp.join(self.cache_dir, hashlib.sha256(key.encode()).hexdigest()[:32] + '.pt2')
+        return digest(key, length=32) + '.pt2'
 
     def _load_or_compile(self, x: Tensor) -> Any:
-        from .deploy import compile_aot_package, load_aot_package
-        path = self.package_path(x)
-        if not osp.exists(path):
-            os.makedirs(self.cache_dir, exist_ok=True)
-            # Compiled into a file of its own, then renamed: another process compiling
-            # the same package at once never sees a partial file.
-            fd, partial = tempfile.mkstemp(suffix='.pt2', dir=self.cache_dir)
-            os.close(fd)
-            single = x.shape[0] == 1
+        single = x.shape[0] == 1
+
+        def compile_into(partial: str) -> None:
             example = torch.randn(1 if single else 2, *x.shape[1:], dtype=x.dtype)
             self.compiling = True
             try:
                 compile_aot_package(self.backbone, example, partial, dynamic_batch=not single,
                                     cpu_kernels=calls_cpu_kernels(self.backbone))
-                os.replace(partial, path)
             finally:
                 self.compiling = False
-                if osp.exists(partial):
-                    os.remove(partial)
-        return load_aot_package(path)
+        return load_aot_package(cached_file(osp.abspath(self.cache_dir), self._package_name(x),
+                                            compile_into))
 
     def __getstate__(self) -> Dict[str, Any]:
         # Loaded packages are not copied or pickled: a copy loads its own on first use.
         return {**self.__dict__, 'packages': {}}
 
 
-def attach_aot_backbones(model: nn.Module, cache_dir: str) -> None:
+def attach_aot_backbones(model: nn.Module, cache_dir: Optional[str]) -> None:
     """Gives every Lite-HRNet backbone in ``model`` an :class:`AOTBackbone` that caches its
-    packages in ``cache_dir``."""
-    from .models.backbones import LiteHRNet
+    packages in ``cache_dir``; with None, takes any away."""
     for backbone in model.modules():
         if isinstance(backbone, LiteHRNet):
-            backbone.aot = AOTBackbone(backbone, cache_dir)
+            if cache_dir is not None:
+                backbone.accelerator = AOTBackbone(backbone, cache_dir)
+            elif isinstance(backbone.accelerator, AOTBackbone):
+                backbone.accelerator = None

@@ -28,7 +28,12 @@
 
 namespace {
 
-constexpr int64_t kLanes = 16;
+// The vector width in floats, which the Python side pads the operands to
+// (mmpose_litehrnet/kernels/operands.py LANES, passed by the build as this macro).
+#ifndef MMPOSE_LITEHRNET_LANES
+#error "build with -DMMPOSE_LITEHRNET_LANES=<LANES of mmpose_litehrnet/kernels/operands.py>"
+#endif
+constexpr int64_t kLanes = MMPOSE_LITEHRNET_LANES;
 template <int L>
 struct Lanes {
   typedef float type __attribute__((vector_size(L * sizeof(float))));

@@ -1,0 +1,28 @@
+"""Deployment: the training form to the deploy form (:func:`switch_to_deploy`: the
+maths, then the CPU kernels and the ahead-of-time compiled backbone), with the export
+functions and the deploy form's layers re-exported under the names users import from
+here."""
+from ..export import (
+    compile_aot_package,
+    compile_for_cpu_inference,
+    export_onnx,
+    load_aot_package,
+    load_torchscript,
+    trace_torchscript,
+)
+from ..models import TensorForward
+from ..models.layers import (
+    MatmulConv1x1,
+    channels_last_device_types,
+    fold_conv_bn,
+    install_deploy_pipeline,
+)
+from .aot import AOTBackbone, aot_cache_dir, default_aot_cache_dir
+from .pipeline import switch_to_deploy
+
+install_deploy_pipeline(switch_to_deploy)
+
+__all__ = ['AOTBackbone', 'MatmulConv1x1', 'TensorForward', 'aot_cache_dir',
+           'channels_last_device_types', 'compile_aot_package', 'compile_for_cpu_inference',
+           'default_aot_cache_dir', 'export_onnx', 'fold_conv_bn', 'load_aot_package',
+           'load_torchscript', 'switch_to_deploy', 'trace_torchscript']

@@ -1,0 +1,39 @@
+"""The deploy form's CPU kernels: the stem, each transition path, each conditional
+channel weighting block, each multi-resolution fusion with its ReLU, the iterative head
+and each stride-1 shuffle unit (Naive Lite-HRNet's block) as one operator call.
+
+At batch 1 on the CPU the eager deploy form's time is mostly a fixed cost per operator
+call (about 2100 calls per Lite-HRNet-18 pass); the kernels cut that to 30. The C++
+(``csrc/``) has two hosts: PyTorch operators (``torch.ops.mmpose_litehrnet.*``, built at
+first use: :mod:`.build`) and an ONNX Runtime custom-op library (:mod:`.ort`). Each block
+reaches its kernel through the model's seam
+(:class:`~mmpose_litehrnet.models.layers.Accelerated`): :func:`attach_cpu_kernels`
+installs a :class:`~.adapters.KernelAdapter` on every module one computes, and the
+adapter runs the kernel in no-grad float32 CPU passes of the channels-last deploy form
+(:func:`~.gate.runs_cpu_kernels`), and in ``torch.compile`` graphs once its operands are
+made; exports record the kernels only inside :func:`cpu_kernels_in_exports`.
+
+Layout: :mod:`.ops` (the operator table: schemas, fakes, ONNX names), :mod:`.build`,
+:mod:`.operands`, :mod:`.gate`, :mod:`.adapters`, :mod:`.onnx`, :mod:`.ort`.
+"""
+from .adapters import (
+    ADAPTERS,
+    KernelAdapter,
+    attach_cpu_kernels,
+    calls_cpu_kernels,
+    kernel_modules,
+    make_kernel_operands,
+)
+from .build import LIBRARY, cpu_kernels_available
+from .gate import call_list_kernel, cpu_kernels_in_exports, kernel, runs_cpu_kernels
+from .operands import LANES, OperandCache, conv_operands, dense_operands, pack_operands
+from .ops import KERNEL_OPS, KernelOp
+from .ort import add_ort_kernels, onnxruntime_include_dir, ort_kernels_library
+
+__all__ = [
+    'ADAPTERS', 'KERNEL_OPS', 'LANES', 'LIBRARY', 'KernelAdapter', 'KernelOp', 'OperandCache',
+    'add_ort_kernels', 'attach_cpu_kernels', 'call_list_kernel', 'calls_cpu_kernels',
+    'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'dense_operands',
+    'kernel', 'kernel_modules', 'make_kernel_operands', 'onnxruntime_include_dir',
+    'ort_kernels_library', 'pack_operands', 'runs_cpu_kernels'
+]
