@@ -279,3 +279,49 @@ def test_a_failed_build_warns_and_runs_the_operators(monkeypatch, tmp_path):
         assert not cpu_kernels_available()
     model = switch_to_deploy(calibrate_(randomize_(LiteHRNet('litehrnet_18'), seed=2)))
     assert not any(kernel_calls(model, torch.randn(1, 3, 64, 64))[1].values())
+
+
+@pytest.mark.parametrize('variant', ['litehrnet_18', 'naive_litehrnet_18'])
+def test_nan_and_inf_propagate_as_in_the_operators(variant):
+    """A NaN and an Inf in a kernel-backed module's input give NaN and Inf exactly where
+    the same module on PyTorch's operators gives them (every kind of module: stem,
+    transitions, blocks or shuffle units, fusions, head), and one NaN or Inf pixel in
+    the image makes every heatmap value NaN, as in the training form: a corrupted frame
+    does not come out as confident keypoints."""
+    trained = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=5))
+    operators = switch_to_deploy(copy.deepcopy(trained), cpu_kernels=False)
+    kernels = switch_to_deploy(copy.deepcopy(trained))
+    names = {m: name for name, m in kernels.named_modules()}
+    inputs = {}
+    hooks = [m.register_forward_pre_hook(
+        lambda module, args: inputs.setdefault(names[module], args[0]))
+        for m in kernel_modules(kernels)]
+    image = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    kernel_calls(kernels, image)
+    for hook in hooks:
+        hook.remove()
+    assert len(inputs) == len(kernel_modules(kernels))
+
+    def corrupt(x, value, k):
+        x = x.clone()
+        x[0, k % x.shape[1], x.shape[2] // 2, x.shape[3] // 3] = value
+        return x
+
+    for name, x in inputs.items():
+        branches = x if isinstance(x, list) else [x]
+        bad = [corrupt(corrupt(b, float('nan'), 1), float('inf') * (-1) ** k, 7)
+               for k, b in enumerate(branches)]
+        bad = bad if isinstance(x, list) else bad[0]
+        actual, calls = kernel_calls(kernels.get_submodule(name), bad)
+        assert sum(calls.values()) > 0
+        with torch.no_grad():
+            expected = operators.get_submodule(name)(bad)
+        for a, e in zip(actual if isinstance(actual, list) else [actual],
+                        expected if isinstance(expected, list) else [expected]):
+            assert torch.equal(a.isnan(), e.isnan()) and torch.equal(a.isinf(), e.isinf())
+            assert e.isnan().any()
+    for value in (float('nan'), float('inf')):
+        out = kernel_calls(kernels, corrupt(image, value, 1))[0]
+        with torch.no_grad():
+            assert all(t.isnan().all() for t in trained(corrupt(image, value, 1)))
+        assert all(t.isnan().all() for t in out)

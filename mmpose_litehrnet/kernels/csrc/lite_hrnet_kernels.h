@@ -174,13 +174,17 @@ inline int64_t grain(int64_t work_per_item, int64_t target = 4096) {
   return std::max<int64_t>(1, target / std::max<int64_t>(1, work_per_item));
 }
 
+// max(v, 0) per lane, NaN kept as ATen's relu keeps it (v > 0 ? v : 0 would make it 0).
+template <typename V>
+inline V relu(V v) { return v < 0.f ? splat<V>(0.f) : v; }
+
 // What a matrix product does with its result a (bias included) before storing it.
 enum class Epilogue { kStore, kRelu, kAdd, kTwice, kSigmoid };  // a, relu(a), out + a, a + a, sigmoid(a)
 
 // What the epilogue e does to a result vector (bias included), before it is stored.
 template <typename V>
 inline V finish(V a, Epilogue e) {
-  if (e == Epilogue::kRelu) a = a > 0.f ? a : splat<V>(0.f);
+  if (e == Epilogue::kRelu) a = relu(a);
   if (e == Epilogue::kTwice) a = a + a;
   if (e == Epilogue::kSigmoid) a = sigmoid(a);
   return a;
@@ -916,7 +920,7 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
           V v = load<V>(a + p + e) + load<V>(b + p + e);
           for (int64_t j = i + 1; j < B; ++j) v += load<V>(rows[j] + (x >> (j - i)) * c + e);
           if (pre != nullptr) store<V>(pre + p + e, v);
-          store<V>(out + p + e, v > 0.f ? v : splat<V>(0.f));
+          store<V>(out + p + e, relu(v));
         };
         for (int64_t y = y0; y < y1; ++y) {
           for (int64_t j = i + 1; j < B; ++j) rows[j] = low[i][j].data() + (y >> (j - i)) * W[j] * c;
