@@ -111,11 +111,11 @@ def test_public_names_keep_working():
     pipeline (kernels on by default, where they build), with the same options."""
     import torch.nn as nn
     from mmpose.registry import HOOKS
+    from mmpose_litehrnet.models.layers.ort_kernels import add_ort_kernels
 
     from mmpose_litehrnet import LiteHRNet, deploy, export, kernels
     from mmpose_litehrnet.deploy import AOTBackbone
     from mmpose_litehrnet.models.layers import MatmulConv1x1
-    from mmpose_litehrnet.models.layers.ort_kernels import add_ort_kernels
     for name in ('compile_aot_package', 'compile_for_cpu_inference', 'export_onnx',
                  'load_aot_package', 'load_torchscript', 'trace_torchscript'):
         assert getattr(deploy, name) is getattr(export, name)
