@@ -15,11 +15,14 @@ TORCH_PIN=${TORCH_PIN:-torch==2.14.1}
 TORCHVISION_PIN=${TORCHVISION_PIN:-torchvision==0.29.1}
 MMCV_VERSION=2.1.0
 MMPOSE_VERSION=1.3.2
-# ONNX Runtime's C++ headers, for the CPU kernels' ONNX Runtime library: the onnxruntime
-# wheel ships none; Debian's libonnxruntime-dev does (headers of an older ORT serve a
-# newer runtime: its C API only grows; they are the same on every architecture).
-ORT_HEADERS_DEB=http://deb.debian.org/debian/pool/main/o/onnxruntime/libonnxruntime-dev_1.21.0+dfsg-1_amd64.deb
-ORT_HEADERS_SHA256=14f7d959d5deacbcf1504830d4189f91fc67382b399ed9ae9d3aa9c4050ced08
+# ONNX Runtime's C++ headers serve one optional path, the CPU kernels' ONNX Runtime
+# library (--cpu-kernels ONNX files): the onnxruntime wheel ships none; Debian's
+# libonnxruntime-dev does (headers of an older ORT serve a newer runtime: its C API only
+# grows). Fetched with apt by name where apt exists; without them the set-up goes on.
+ORT_HEADERS_PACKAGE=${ORT_HEADERS_PACKAGE:-libonnxruntime-dev}
+# Debian 12 (bookworm) has no such package: then trixie's is asked for from the Debian
+# mirror this machine's apt already uses, through a private package list.
+ORT_HEADERS_SUITE=${ORT_HEADERS_SUITE:-trixie}
 
 say() { printf '[setup] %s\n' "$*"; }
 die() {
@@ -54,8 +57,52 @@ EOF
 }
 
 ort_headers="$VENV/include/onnxruntime"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_stack >/dev/null 2>&1 &&
-  [ -f "$ort_headers/onnxruntime_cxx_api.h" ]; then
+
+# Downloads $ORT_HEADERS_PACKAGE with apt-get into the folder $1: from the configured
+# sources, else from $ORT_HEADERS_SUITE on the configured Debian mirror (a private list;
+# the system's package lists are left as they are).
+download_ort_headers() {
+  local work=$1 apt=(apt-get -qq) uri
+  (cd "$work" && "${apt[@]}" download "$ORT_HEADERS_PACKAGE") >/dev/null 2>&1 && return 0
+  uri=$(apt-get indextargets --format '$(REPO_URI)' 2>/dev/null | grep -m1 '/debian/$') || return 1
+  mkdir -p "$work/lists/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri%/}/ $ORT_HEADERS_SUITE main" \
+    >"$work/sources.list"
+  apt+=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$work/lists")
+  "${apt[@]}" update >/dev/null 2>&1 &&
+    (cd "$work" && "${apt[@]}" download "$ORT_HEADERS_PACKAGE") >/dev/null 2>&1
+}
+
+# Once per set-up fingerprint: the headers where they are missing (see above).
+install_ort_headers() {
+  local tried="$VENV/.ort_headers_tried" work
+  [ -f "$ort_headers/onnxruntime_cxx_api.h" ] && return 0
+  [ -f "$tried" ] && [ "$(cat "$tried")" = "$fingerprint" ] && return 0
+  echo "$fingerprint" >"$tried"
+  if [ -n "${ONNXRUNTIME_INCLUDE_DIR:-}" ]; then
+    say "ONNX Runtime's headers: ONNXRUNTIME_INCLUDE_DIR=$ONNXRUNTIME_INCLUDE_DIR"
+  elif ! command -v apt-get >/dev/null 2>&1; then
+    say "skipped ONNX Runtime's C++ headers (no apt-get here): only --cpu-kernels ONNX files need" \
+      "them; set ONNXRUNTIME_INCLUDE_DIR to a folder with onnxruntime_cxx_api.h for those"
+  else
+    say "installing ONNX Runtime's C++ headers ($ORT_HEADERS_PACKAGE, with apt) into $ort_headers"
+    work=$(mktemp -d)
+    if download_ort_headers "$work" && dpkg-deb -x "$work"/"$ORT_HEADERS_PACKAGE"_*.deb "$work/root" &&
+      [ -f "$work/root/usr/include/onnxruntime/onnxruntime_cxx_api.h" ]; then
+      mkdir -p "$ort_headers"
+      cp -r "$work"/root/usr/include/onnxruntime/. "$ort_headers"/
+    else
+      say "skipped ONNX Runtime's C++ headers (apt could not fetch $ORT_HEADERS_PACKAGE): only" \
+        "--cpu-kernels ONNX files need them; set ONNXRUNTIME_INCLUDE_DIR to a folder with" \
+        "onnxruntime_cxx_api.h for those"
+    fi
+    rm -rf "$work"
+  fi
+}
+
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_stack >/dev/null 2>&1; then
+  install_ort_headers
   say "environment $VENV is up to date"
   exit 0
 fi
@@ -116,17 +163,7 @@ say "installing mmpose $MMPOSE_VERSION (without chumpy) and this package"
 "${PIP[@]}" install --no-deps "mmpose==$MMPOSE_VERSION"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
 
-if [ ! -f "$ort_headers/onnxruntime_cxx_api.h" ]; then
-  say "installing ONNX Runtime's C++ headers (Debian's libonnxruntime-dev 1.21) into $ort_headers"
-  work=$(mktemp -d)
-  curl -fsSL --retry 3 -o "$work/dev.deb" "$ORT_HEADERS_DEB" ||
-    die "could not download $ORT_HEADERS_DEB" "set ONNXRUNTIME_INCLUDE_DIR to a folder with ONNX Runtime's headers instead"
-  echo "$ORT_HEADERS_SHA256  $work/dev.deb" | sha256sum -c --quiet || die "$ORT_HEADERS_DEB: wrong checksum"
-  (cd "$work" && ar x dev.deb && tar -xf data.tar.*) || die "could not unpack $ORT_HEADERS_DEB"
-  mkdir -p "$ort_headers"
-  cp -r "$work"/usr/include/onnxruntime/. "$ort_headers"/
-  rm -rf "$work"
-fi
+install_ort_headers
 
 say "checking the stack"
 check_stack || die "the stack does not import (see the traceback above)" "remove $VENV and run 'make setup' again"
