@@ -5,10 +5,15 @@ PY := $(VENV)/bin/python
 POSE_CONFIGS := $(sort $(wildcard configs/*_2d_keypoint/*/*/*.py))
 SEG_CONFIGS := $(sort $(wildcard configs/seg/litehrnet/*.py))
 
-.PHONY: setup demo bottomup-demo seg-demo zoo test lint
+.PHONY: setup kernels demo bottomup-demo seg-demo zoo test lint
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
+
+# The deploy form's CPU kernels built now, not at the first deployed forward pass (for an
+# image or a server; MMPOSE_LITEHRNET_CPU_TARGET=haswell etc. builds for another CPU).
+kernels: setup
+	$(PY) -m mmpose_litehrnet.kernels
 
 # Model-zoo summary: variant, input size, parameters and FLOPs of every config.
 zoo: setup

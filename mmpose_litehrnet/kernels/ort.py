@@ -21,7 +21,7 @@ import sys
 from typing import Any, Optional
 
 from ..cache import cached_file, digest
-from .build import CSRC, FLAG_SETS, cpu_identity, read_sources
+from .build import CSRC, cpu_identity, flag_sets, read_sources
 
 __all__ = ['add_ort_kernels', 'onnxruntime_include_dir', 'ort_kernels_library']
 
@@ -41,8 +41,8 @@ def onnxruntime_include_dir() -> Optional[str]:
 def ort_kernels_library() -> str:
     """The path of the custom-op library, compiled at the first call (about 6 s on 2
     cores) into ``$MMPOSE_LITEHRNET_CACHE/ort_kernels`` under a digest of the sources,
-    the flags, the headers and the CPU (``-march=native``); a ``RuntimeError`` that says
-    what is missing where it cannot be built."""
+    the flags, the headers and the CPU (``-march`` as the PyTorch library's); a
+    ``RuntimeError`` that says what is missing where it cannot be built."""
     include = onnxruntime_include_dir()
     if include is None:
         raise RuntimeError(
@@ -50,7 +50,7 @@ def ort_kernels_library() -> str:
             f'({_HEADER}), which the onnxruntime wheel does not ship: set '
             'ONNXRUNTIME_INCLUDE_DIR to their folder (make setup installs them into the '
             'virtual environment)')
-    flags = ['-std=c++17', *FLAG_SETS[0], '-fPIC', '-shared']
+    flags = ['-std=c++17', *flag_sets()[0], '-fPIC', '-shared']
     key = digest(read_sources(_SOURCE, 'lite_hrnet_kernels.h', osp.join(include, _HEADER)),
                  ' '.join(flags), cpu_identity())
 

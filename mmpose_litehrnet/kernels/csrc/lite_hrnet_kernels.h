@@ -28,12 +28,37 @@
 
 namespace {
 
-// The vector width in floats, which the Python side pads the operands to
+// What the Python side pads every operand and each weight's rows to, in floats
 // (mmpose_litehrnet/kernels/operands.py LANES, passed by the build as this macro).
 #ifndef MMPOSE_LITEHRNET_LANES
 #error "build with -DMMPOSE_LITEHRNET_LANES=<LANES of mmpose_litehrnet/kernels/operands.py>"
 #endif
-constexpr int64_t kLanes = MMPOSE_LITEHRNET_LANES;
+constexpr int64_t kPad = MMPOSE_LITEHRNET_LANES;
+
+// The target's vector width in floats and its number of vector registers, as the
+// compiler builds for it (-march): the vectors below are one register, and the
+// register-blocked loops hold as many values as the registers do. A vector of 16 floats
+// on AVX2 is two registers, and the tiles made for 32 AVX-512 registers spilled there
+// (2.4x the operators' time).
+#if defined(__AVX512F__)
+constexpr int64_t kLanes = 16;
+constexpr int kRegisters = 32;
+#elif defined(__AVX__)
+constexpr int64_t kLanes = 8;
+constexpr int kRegisters = 16;
+#elif defined(__aarch64__)
+constexpr int64_t kLanes = 4;
+constexpr int kRegisters = 32;
+#else  // SSE (x86-64), and any other target: vectors of four
+constexpr int64_t kLanes = 4;
+constexpr int kRegisters = 16;
+#endif
+static_assert(kPad % kLanes == 0, "operands must be padded to whole vectors");
+// Half a vector: Lite-HRNet's 40 channels are 2.5 AVX-512 vectors.
+constexpr int64_t kHalf = kLanes / 2;
+// Output pixels a register-blocked depthwise loop computes at once: with 32 registers
+// four (their windows' columns, the nine taps and four sums stay in registers), else two.
+constexpr int kBlock = kRegisters >= 32 ? 4 : 2;
 template <int L>
 struct Lanes {
   typedef float type __attribute__((vector_size(L * sizeof(float))));
@@ -202,13 +227,13 @@ inline void store_result(float* o, V a, int64_t n, Epilogue e) {
 }
 
 // Rows p0 .. p0 + NP of out = epilogue(bias + X @ WT) for the outputs n0 .. n0 + kLanes
-// * NV + 8 * H (fewer at the end of N): NV whole vectors and, with H, a half vector (8
-// lanes: Lite-HRNet's 40 channels are 2.5 vectors). WT and bias are padded with zeros
-// to ldw, a multiple of kLanes.
+// * NV + kHalf * H (fewer at the end of N): NV whole vectors and, with H, a half vector
+// (Lite-HRNet's 40 channels are 2.5 AVX-512 vectors). WT and bias are padded with zeros
+// to ldw, a multiple of kPad.
 template <int NP, int NV, int H>
 void pointwise_tile(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
                     const float* bias, int64_t N, int64_t n0, float* out, Epilogue e) {
-  typedef Lanes<8>::type Half;
+  typedef Lanes<kHalf>::type Half;
   constexpr int kV = NV > 0 ? NV : 1, kH = H > 0 ? H : 1;
   const int64_t h0 = n0 + kLanes * NV;  // the half vector's first output
   Vec acc[NP][kV];
@@ -244,17 +269,17 @@ template <int NP>
 void pointwise_rows(const float* X, int64_t p0, int64_t K, const float* WT, int64_t ldw,
                     const float* bias, int64_t N, float* out, Epilogue e) {
   int64_t n0 = 0;
-  for (; N - n0 > 2 * kLanes + 8; n0 += 3 * kLanes)
+  for (; N - n0 > 2 * kLanes + kHalf; n0 += 3 * kLanes)
     pointwise_tile<NP, 3, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
   const int64_t rest = N - n0;
   if (rest > 2 * kLanes) pointwise_tile<NP, 2, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
-  else if (rest > kLanes + 8) pointwise_tile<NP, 2, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > kLanes + kHalf) pointwise_tile<NP, 2, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
   else if (rest > kLanes) pointwise_tile<NP, 1, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
-  else if (rest > 8) pointwise_tile<NP, 1, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
+  else if (rest > kHalf) pointwise_tile<NP, 1, 0>(X, p0, K, WT, ldw, bias, N, n0, out, e);
   else if (rest > 0) pointwise_tile<NP, 0, 1>(X, p0, K, WT, ldw, bias, N, n0, out, e);
 }
 
-inline int64_t padded(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+inline int64_t padded(int64_t n) { return (n + kPad - 1) / kPad * kPad; }
 
 // A 1x1 convolution over P pixels: out[p, :N] = e(bias + X[p, :K] @ WT), with WT the
 // (K, N) transposed weight, its rows and the bias padded with zeros to whole vectors
@@ -289,7 +314,7 @@ struct Operand {
 };
 
 // A kernel's operands as the Python side packs them (pack_operands): one contiguous
-// float32 array of `size` values holding each operand in turn from a multiple of kLanes
+// float32 array of `size` values holding each operand in turn from a multiple of kPad
 // values, and an int64 layout of n values giving each operand's number of dimensions,
 // then its sizes. One tensor and its layout per call, not a list: each tensor of a call
 // costs the compiled graph a conversion and a guard.
@@ -358,8 +383,8 @@ inline void depthwise_stride2_lanes(const float* in, int64_t H, int64_t W, int64
 }
 
 // Output row oy of depthwise_stride2 for C a multiple of L, L channels at a time: the
-// nine taps of one vector held in registers, four output pixels at a time sharing the
-// loads of their windows' nine columns; the first column and (for odd W) the last one of
+// nine taps of one vector held in registers, kBlock output pixels at a time sharing the
+// loads of their windows' 2 kBlock + 1 columns; the first column and (for odd W) the last one of
 // each output row read the padding.
 template <int L>
 void depthwise_stride2_row(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
@@ -392,16 +417,17 @@ void depthwise_stride2_row(const float* in, int64_t H, int64_t W, int64_t C, con
     single(0);
     const int64_t end = W % 2 == 1 ? OW - 1 : OW;  // outputs whose window fits
     int64_t ox = 1;
-    for (; ox + 4 <= end; ox += 4) {
-      V acc[4] = {b, b, b, b};
+    for (; ox + kBlock <= end; ox += kBlock) {
+      V acc[kBlock];
+      for (int q = 0; q < kBlock; ++q) acc[q] = b;
       for (int r = 0; r < nr; ++r) {
-        V x[9];
-        for (int j = 0; j < 9; ++j) x[j] = load<V>(rows[r] + (2 * ox - 1 + j) * C);
+        V x[2 * kBlock + 1];
+        for (int j = 0; j < 2 * kBlock + 1; ++j) x[j] = load<V>(rows[r] + (2 * ox - 1 + j) * C);
         const V* tr = t + first_tap[r];
-        for (int q = 0; q < 4; ++q)
+        for (int q = 0; q < kBlock; ++q)
           acc[q] += tr[0] * x[2 * q] + tr[1] * x[2 * q + 1] + tr[2] * x[2 * q + 2];
       }
-      for (int q = 0; q < 4; ++q) store<V>(o + (ox + q) * C, acc[q]);
+      for (int q = 0; q < kBlock; ++q) store<V>(o + (ox + q) * C, acc[q]);
     }
     for (; ox < OW; ++ox) single(ox);
   }
@@ -412,11 +438,11 @@ void depthwise_stride2_row(const float* in, int64_t H, int64_t W, int64_t C, con
 void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const float* w9,
                        const float* bias, float* out) {
   const int64_t OH = (H - 1) / 2 + 1, OW = (W - 1) / 2 + 1;
-  if (C % 8 == 0) {  // whole vectors, or (Lite-HRNet's 40 channels) half vectors
+  if (C % kHalf == 0) {  // whole vectors, or (Lite-HRNet's 40 channels) half vectors
     parallel_for(0, OH, grain(OW * C), [&](int64_t b0, int64_t b1) {
       for (int64_t oy = b0; oy < b1; ++oy) {
         if (C % kLanes == 0) depthwise_stride2_row<kLanes>(in, H, W, C, w9, bias, out, oy);
-        else depthwise_stride2_row<8>(in, H, W, C, w9, bias, out, oy);
+        else depthwise_stride2_row<kHalf>(in, H, W, C, w9, bias, out, oy);
       }
     });
     return;
@@ -426,7 +452,8 @@ void depthwise_stride2(const float* in, int64_t H, int64_t W, int64_t C, const f
       for (int64_t ox = 0; ox < OW; ++ox) {
         float* o = out + (oy * OW + ox) * C;
         int64_t c0 = 0;
-        for (; c0 + 16 <= C; c0 += 16) depthwise_stride2_lanes<16>(in, H, W, C, w9, bias, o, oy, ox, c0);
+        for (; c0 + kLanes <= C; c0 += kLanes)
+          depthwise_stride2_lanes<kLanes>(in, H, W, C, w9, bias, o, oy, ox, c0);
         for (; c0 + 4 <= C; c0 += 4) depthwise_stride2_lanes<4>(in, H, W, C, w9, bias, o, oy, ox, c0);
         for (; c0 < C; ++c0) {  // fewer than 4 channels left
           float acc = bias[c0];
@@ -475,13 +502,13 @@ struct RowTaps {
 };
 
 // Weights (9, C) tap-major and bias (C) of a 3x3 depthwise convolution zero-padded to
-// Cp channels, a multiple of 8 (Lite-HRNet's 20-channel halves run as 24, not 32), for
-// images whose pixels are Cp values apart (row()).
+// Cp channels, a multiple of half a vector (Lite-HRNet's 20-channel halves run as 24
+// on AVX-512, not 32), for images whose pixels are Cp values apart (row()).
 struct PaddedTaps {
   int64_t C, Cp;
   std::vector<float> w9, bias;
   PaddedTaps(const float* w, const float* b, int64_t C_)
-      : C(C_), Cp((C_ + 7) / 8 * 8), w9(9 * Cp, 0.f), bias(Cp, 0.f) {
+      : C(C_), Cp((C_ + kHalf - 1) / kHalf * kHalf), w9(9 * Cp, 0.f), bias(Cp, 0.f) {
     for (int64_t tap = 0; tap < 9; ++tap) std::copy(w + tap * C, w + (tap + 1) * C, &w9[tap * Cp]);
     std::copy(b, b + C, bias.begin());
   }
@@ -492,11 +519,11 @@ struct PaddedTaps {
            float* sums) const {
     int64_t cv = 0;
     for (; cv + kLanes <= Cp; cv += kLanes) row_lanes<Vec>(r0, r1, r2, W, o, sums, cv);
-    if (cv < Cp) row_lanes<Lanes<8>::type>(r0, r1, r2, W, o, sums, cv);
+    if (cv < Cp) row_lanes<Lanes<kHalf>::type>(r0, r1, r2, W, o, sums, cv);
   }
   // Channels cv .. cv + lanes of row(), register-blocked: the nine taps of a vector of
-  // channels stay in registers while four output pixels at a time share the input loads
-  // of their windows.
+  // channels stay in registers while kBlock output pixels at a time share the input
+  // loads of their windows.
   template <typename V>
   void row_lanes(const float* r0, const float* r1, const float* r2, int64_t W, float* o,
                  float* sums, int64_t cv) const {
@@ -506,15 +533,16 @@ struct PaddedTaps {
     const float* rows[3] = {r0 + cv, r1 + cv, r2 + cv};
     V s = splat<V>(0.f);
     int64_t ox = 0;
-    for (; ox + 4 <= W; ox += 4) {
-      V acc[4] = {b, b, b, b};
+    for (; ox + kBlock <= W; ox += kBlock) {
+      V acc[kBlock];
+      for (int q = 0; q < kBlock; ++q) acc[q] = b;
       for (int r = 0; r < 3; ++r) {
-        V in[6];
-        for (int j = 0; j < 6; ++j) in[j] = load<V>(rows[r] + (ox + j) * Cp);
-        for (int q = 0; q < 4; ++q)
+        V in[kBlock + 2];
+        for (int j = 0; j < kBlock + 2; ++j) in[j] = load<V>(rows[r] + (ox + j) * Cp);
+        for (int q = 0; q < kBlock; ++q)
           acc[q] += t[3 * r] * in[q] + t[3 * r + 1] * in[q + 1] + t[3 * r + 2] * in[q + 2];
       }
-      for (int q = 0; q < 4; ++q) {
+      for (int q = 0; q < kBlock; ++q) {
         store<V>(o + (ox + q) * Cp + cv, acc[q]);
         s += acc[q];
       }
@@ -928,8 +956,9 @@ std::vector<Tensor> multi_resolution_fusion(const std::vector<Tensor>& inputs,
             const int64_t p = (y * w + x) * c;
             int64_t e = 0;  // whole vectors, then (Lite-HRNet's 40 channels) halves and quarters
             for (; e + kLanes <= c; e += kLanes) channels(std::integral_constant<int, kLanes>(), p, x, e);
-            for (; e + 8 <= c; e += 8) channels(std::integral_constant<int, 8>(), p, x, e);
-            for (; e + 4 <= c; e += 4) channels(std::integral_constant<int, 4>(), p, x, e);
+            for (; e + kHalf <= c; e += kHalf) channels(std::integral_constant<int, kHalf>(), p, x, e);
+            constexpr int kQuarter = kLanes >= 8 ? kLanes / 4 : kHalf;  // (no 1-lane vectors)
+            for (; e + kQuarter <= c; e += kQuarter) channels(std::integral_constant<int, kQuarter>(), p, x, e);
             for (; e < c; ++e) {
               float v = a[p + e] + b[p + e];
               for (int64_t j = i + 1; j < B; ++j) v += rows[j][(x >> (j - i)) * c + e];
