@@ -24,7 +24,7 @@ from .adapters import (
     kernel_modules,
     make_kernel_operands,
 )
-from .build import LIBRARY, cpu_kernels_available
+from .build import LIBRARY, cpu_kernels_available, cpu_target, flag_sets
 from .gate import call_list_kernel, cpu_kernels_in_exports, kernel, runs_cpu_kernels
 from .operands import LANES, OperandCache, conv_operands, dense_operands, pack_operands
 from .ops import KERNEL_OPS, KernelOp
@@ -33,7 +33,8 @@ from .ort import add_ort_kernels, onnxruntime_include_dir, ort_kernels_library
 __all__ = [
     'ADAPTERS', 'KERNEL_OPS', 'LANES', 'LIBRARY', 'KernelAdapter', 'KernelOp', 'OperandCache',
     'add_ort_kernels', 'attach_cpu_kernels', 'call_list_kernel', 'calls_cpu_kernels',
-    'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'dense_operands',
+    'conv_operands', 'cpu_kernels_available', 'cpu_kernels_in_exports', 'cpu_target',
+    'dense_operands', 'flag_sets',
     'kernel', 'kernel_modules', 'make_kernel_operands', 'onnxruntime_include_dir',
     'ort_kernels_library', 'pack_operands', 'runs_cpu_kernels'
 ]
