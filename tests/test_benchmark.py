@@ -358,3 +358,18 @@ def test_cpu_run_times_every_row_and_reports_the_ones_that_failed(tmp_path):
     assert f'Not measured: {models.DEPLOYED} broken (RuntimeError: no kernel).' in lines
     assert 'Training step: not run' in '\n'.join(lines)
     assert osp.exists(tmp_path / 'cpu.png') and osp.exists(tmp_path / 'cpu_ap.png')
+
+
+def test_target_benchmark_times_the_kernels_against_the_operators():
+    """``tools/benchmark_targets.py`` builds the named target in a process of its own and
+    prints its row: both times, the per-round ratio and the error against the training
+    form; a target that does not build is left out, said so."""
+    from conftest import run_tool
+    code, printed = run_tool('benchmark_targets', '--targets', 'native', 'no-such-cpu-x',
+                             '--rounds', '2')
+    assert code in (0, None), printed
+    row = next(line for line in printed.splitlines() if line.startswith('| `native`'))
+    kernels, operators, ratio, error = (cell.strip() for cell in row.split('|')[2:6])
+    assert float(kernels) > 0 and float(operators) > 0 and float(error) < 1e-5
+    assert re.fullmatch(r'\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\)', ratio)
+    assert 'no-such-cpu-x: left out' in printed and '`no-such-cpu-x`' not in printed
