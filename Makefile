@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 POSE_CONFIGS := $(sort $(wildcard configs/*_2d_keypoint/*/*/*.py))
 SEG_CONFIGS := $(sort $(wildcard configs/seg/litehrnet/*.py))
 
-.PHONY: setup kernels demo bottomup-demo seg-demo zoo test lint
+.PHONY: setup kernels cross-tools demo bottomup-demo seg-demo zoo test lint
 
 setup:
 	@VENV=$(VENV) PYTHON=$(PYTHON) bash tools/setup_env.sh
@@ -14,6 +14,11 @@ setup:
 # image or a server; MMPOSE_LITEHRNET_CPU_TARGET=haswell etc. builds for another CPU).
 kernels: setup
 	$(PY) -m mmpose_litehrnet.kernels
+
+# Debian's aarch64 cross compiler and qemu-user, for tools/check_kernels_cross.py and its
+# test (skipped without them); needs root.
+cross-tools:
+	apt-get install -y --no-install-recommends g++-aarch64-linux-gnu qemu-user
 
 # Model-zoo summary: variant, input size, parameters and FLOPs of every config.
 zoo: setup

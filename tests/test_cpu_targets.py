@@ -1,12 +1,15 @@
-"""The CPU kernels built for x86 targets other than this machine's (``-march=haswell``:
+"""The CPU kernels built for other targets than this machine's: x86 (``-march=haswell``:
 AVX2 and FMA; ``-march=x86-64-v2``: SSE4.2), as ``MMPOSE_LITEHRNET_CPU_TARGET`` builds
-them for users' CPUs: each in a fresh process (one library per process), its outputs
-against the training form's and the deploy form's operators for every variant."""
+them for users' CPUs, each in a fresh process (one library per process), against the
+training form's and the deploy form's operators for every variant; and aarch64, under
+emulation, against the native kernels."""
 import json
+import os.path as osp
 import platform
+import sys
 
 import pytest
-from conftest import run_python
+from conftest import ROOT, run_python
 
 
 def _cpu_flags() -> set:
@@ -65,3 +68,20 @@ def test_kernels_built_for_another_x86_target(target):
     for variant, r in results.items():
         assert r['calls'] > 0, variant
         assert r['kernels'] <= 1.5 * r['operators'] + 1e-6 and r['largest'] <= 1e-4, (variant, r)
+
+
+@pytest.mark.slow(seconds=20)
+def test_kernels_on_aarch64_under_emulation():
+    """The kernels cross-compiled for aarch64 (NEON: four-float vectors, 32 registers) in
+    their standalone host, run under qemu-user on every kernel call of Lite-HRNet-18's
+    and Naive Lite-HRNet-18's deploy forms (recorded here), give the native kernels'
+    outputs within 1e-5 of each output's largest magnitude (the same arithmetic in
+    other vector widths)."""
+    sys.path.insert(0, osp.join(ROOT, 'tools'))
+    import check_kernels_cross
+    missing = check_kernels_cross.missing_tools('aarch64')
+    if missing:
+        pytest.skip(f'no {", ".join(missing)} (make cross-tools installs them)')
+    results = check_kernels_cross.check('aarch64', ['litehrnet_18', 'naive_litehrnet_18'])
+    assert results['litehrnet_18'][0] == 30 and results['naive_litehrnet_18'][0] > 30
+    assert all(worst <= 1e-5 for _, worst in results.values()), results

@@ -101,8 +101,24 @@ install_ort_headers() {
   fi
 }
 
+# Under CI (CI=true), as root with apt: Debian's aarch64 cross compiler and qemu-user, for
+# the kernels' check on ARM under emulation (tests/test_cpu_targets.py skips it without
+# them). Elsewhere the set-up leaves the system's packages alone: make cross-tools.
+install_cross_tools() {
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -qq -y --no-install-recommends)
+  local tools=(g++-aarch64-linux-gnu qemu-user)
+  [ "${CI:-}" = true ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  command -v aarch64-linux-gnu-g++ >/dev/null 2>&1 && command -v qemu-aarch64 >/dev/null 2>&1 &&
+    return 0
+  say "CI: installing ${tools[*]} (apt) for the kernels' check on aarch64"
+  "${apt[@]}" install "${tools[@]}" >/dev/null 2>&1 ||
+    { apt-get -qq update >/dev/null 2>&1 && "${apt[@]}" install "${tools[@]}" >/dev/null 2>&1; } ||
+    say "could not install ${tools[*]}: the aarch64 check is skipped"
+}
+
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && check_stack >/dev/null 2>&1; then
   install_ort_headers
+  install_cross_tools
   say "environment $VENV is up to date"
   exit 0
 fi
@@ -164,6 +180,7 @@ say "installing mmpose $MMPOSE_VERSION (without chumpy) and this package"
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
 
 install_ort_headers
+install_cross_tools
 
 say "checking the stack"
 check_stack || die "the stack does not import (see the traceback above)" "remove $VENV and run 'make setup' again"
