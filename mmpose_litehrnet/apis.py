@@ -4,12 +4,14 @@ import argparse
 import os
 import os.path as osp
 import sys
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 __all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
            'is_segmentation_config', 'max_abs_difference', 'positive_int',
+           'as_outputs', 'check_line', 'describe_shapes', 'output_names',
+           'refuse_unexportable', 'resolve_config',
            'predict_and_draw']
 
 
@@ -34,30 +36,123 @@ def export_argument_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
     parser.add_argument('--deploy', action='store_true',
                         help='fold batch norms and use the deploy form first (faster)')
     parser.add_argument('--atol', type=float, default=1e-4,
-                        help='largest max abs difference from PyTorch accepted')
+                        help='largest max abs difference from PyTorch accepted, times the '
+                             "outputs' largest magnitude where that is above 1 (SimCC "
+                             'logits reach tens: float32 rounding alone exceeds 1e-4)')
     return parser
+
+
+def as_outputs(out: Any) -> List[Any]:
+    """A model's tensor output as a list of tensors (a tuple or list of them as it is)."""
+    return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
 def max_abs_difference(run: Callable, model: Callable, batch_sizes: Sequence[int],
                        size: Sequence[int], generator: Any, runtime: str
-                       ) -> Optional[Tuple[float, Tuple[int, ...]]]:
-    """How an exported model ``run`` (a tensor in, a tensor out) matches ``model``: on a
-    fresh normal input (N, 3, H, W) of each batch size N (``size`` = H, W; drawn from the
-    torch ``generator``), the largest max abs difference and the output shape per image.
-    None, after an error line naming ``runtime`` and both shapes, when the shapes differ
-    (a difference would broadcast)."""
+                       ) -> Optional[Tuple[float, Tuple, float]]:
+    """How an exported model ``run`` (a tensor in; a tensor, or a tuple or list of them,
+    out) matches ``model``: on a fresh normal input (N, 3, H, W) of each batch size N
+    (``size`` = H, W; drawn from the torch ``generator``), the largest max abs difference
+    over the outputs, the outputs' shapes per image (:func:`describe_shapes` words them)
+    and their largest magnitude in PyTorch (what a tolerance scales with). None, after
+    an error line naming ``runtime`` and the shapes, when the outputs' number or shapes
+    differ (a difference would broadcast)."""
     import torch
-    diff, shape = 0.0, ()
+    diff, shapes, largest = 0.0, [], 0.0
     for n in batch_sizes:
         x = torch.randn(n, 3, *size, generator=generator)
         with torch.no_grad():
-            actual, expected = run(x), model(x)
-        if actual.shape != expected.shape:
-            print(f'error: {runtime} gave {tuple(actual.shape)} for {tuple(expected.shape)}',
+            actual, expected = as_outputs(run(x)), as_outputs(model(x))
+        actual_shapes = [tuple(a.shape) for a in actual]
+        expected_shapes = [tuple(e.shape) for e in expected]
+        if actual_shapes != expected_shapes:
+            print(f'error: {runtime} gave {actual_shapes} for {expected_shapes}',
                   file=sys.stderr)
             return None
-        diff, shape = max(diff, (actual - expected).abs().max().item()), actual.shape[1:]
-    return diff, tuple(shape)
+        diff = max([diff] + [(a - e).abs().max().item() for a, e in zip(actual, expected)])
+        largest = max([largest] + [e.abs().max().item() for e in expected])
+        shapes = [shape[1:] for shape in actual_shapes]
+    return diff, tuple(shapes), largest
+
+
+def check_line(runtime: str, diff: float, largest: float, atol: float) -> Tuple[bool, str]:
+    """Whether ``diff`` is within ``atol`` times the outputs' largest magnitude where that
+    is above 1 (as the ``--atol`` of the export tools says), and the words for it."""
+    limit = atol * max(1.0, largest)
+    scale = '' if largest <= 1 else f' = {atol:g} x {largest:.3g}, the largest output'
+    return diff <= limit, (f'{runtime} vs PyTorch max abs diff {diff:.2e} '
+                           f'(limit {limit:.2g}{scale})')
+
+
+def describe_shapes(shapes: Sequence[Tuple[int, ...]],
+                    names: Optional[Sequence[str]] = None) -> str:
+    """Output shapes as the export tools print them: ``(17, 64, 48)``, or with names
+    ``heatmaps (17, 64, 48)``; several joined by commas."""
+    names = names or [''] * len(shapes)
+    return ', '.join(f'{name} {tuple(shape)}'.strip() for name, shape in zip(names, shapes))
+
+
+#: The names of a top-down model's tensor outputs, by its head's type (MMPose's and ours);
+#: a heatmap head's one output is ``heatmaps``.
+HEAD_OUTPUTS = {
+    'SimCCHead': ('simcc_x', 'simcc_y'),
+    'RTMCCHead': ('simcc_x', 'simcc_y'),
+    'RTMWHead': ('simcc_x', 'simcc_y'),
+    'RLEHead': ('coords', ),
+    'RegressionHead': ('coords', ),
+    'IntegralRegressionHead': ('coords', ),
+    'DSNTHead': ('coords', ),
+    'DEKRHead': ('heatmaps', 'displacements'),
+    'GridSampleDEKRHead': ('heatmaps', 'displacements'),
+}
+
+
+def output_names(config: Any, outputs: Any) -> Tuple[str, ...]:
+    """Names for the tensor outputs ``outputs`` of ``config``'s model (an
+    ``mmengine.Config``): ``logits`` for a segmentor, by the head's type
+    (:data:`HEAD_OUTPUTS`), ``heatmaps`` for one output of any other head, else
+    ``output0``, ``output1``, ..."""
+    count = len(as_outputs(outputs))
+    if is_segmentation_config(config):
+        names: Tuple[str, ...] = ('logits', )
+    else:
+        head = (config.get('model', {}).get('head') or {}).get('type', '')
+        names = HEAD_OUTPUTS.get(head, ('heatmaps', ))
+    return names if len(names) == count else tuple(f'output{i}' for i in range(count))
+
+
+#: Heads whose tensor output no fixed graph can hold, and why.
+UNEXPORTABLE_HEADS = {
+    'CIDHead': 'its forward finds the people in the image and returns heatmaps for as '
+               'many as it found (a data-dependent count), which a traced or exported '
+               'graph would fix to the count of its example',
+}
+
+
+def refuse_unexportable(config: Any) -> Optional[str]:
+    """Why ``config``'s model cannot be exported (an error line), or None."""
+    head = (config.get('model', {}).get('head') or {}).get('type', '')
+    if head in UNEXPORTABLE_HEADS:
+        return f'error: {head} cannot be exported: {UNEXPORTABLE_HEADS[head]}'
+    return None
+
+
+def resolve_config(config: str) -> str:
+    """The file of ``config``: ``scope::path`` (an OpenMMLab package's own config, such
+    as ``mmpose::body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py``)
+    as the installed package's copy, any other path as it is.
+
+    Raises:
+        FileNotFoundError: where that package has no such config.
+    """
+    if '::' not in config:
+        return config
+    from mmengine.utils import get_installed_path
+    scope, relative = config.split('::', 1)
+    path = osp.join(get_installed_path(scope), '.mim', 'configs', relative)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{config}: no {path}')
+    return path
 
 
 def init_tensor_model(config: Union[str, Any], checkpoint: Optional[str],
@@ -78,7 +173,7 @@ def init_tensor_model(config: Union[str, Any], checkpoint: Optional[str],
     from mmpose_litehrnet.deploy import TensorForward, switch_to_deploy
 
     if isinstance(config, str):
-        config = Config.fromfile(config)
+        config = Config.fromfile(resolve_config(config))
     if is_segmentation_config(config):
         from mmseg.apis import init_model
     else:

@@ -23,11 +23,15 @@ import torch
 
 def main() -> int:
     from mmpose_litehrnet.apis import (
+        check_line,
+        describe_shapes,
         export_argument_parser,
         export_path,
         init_tensor_model,
         max_abs_difference,
         positive_int,
+        refuse_unexportable,
+        resolve_config,
     )
     parser = export_argument_parser(
         __doc__, 'default: work_dirs/torchscript/<config>_<N>x<H>x<W>.pt')
@@ -40,7 +44,13 @@ def main() -> int:
         parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
     from mmpose_litehrnet.deploy import load_torchscript, trace_torchscript
     (h, w), n = args.shape, args.batch
-    model = init_tensor_model(args.config, args.checkpoint, deploy=args.deploy)
+    from mmengine.config import Config
+    config = Config.fromfile(resolve_config(args.config))
+    refused = refuse_unexportable(config)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
     seeds = torch.Generator().manual_seed(0)
     torch.jit.save(trace_torchscript(model, torch.randn(n, 3, h, w, generator=seeds),
@@ -49,10 +59,10 @@ def main() -> int:
                                 'the TorchScript file')
     if result is None:
         return 1
-    diff, per_image = result
-    print(f'exported {out}: input {n}x3x{h}x{w}, output {(n, *per_image)}, '
-          f'TorchScript vs PyTorch max abs diff {diff:.2e} (limit {args.atol:g})')
-    return 0 if diff <= args.atol else 1
+    ok, check = check_line('TorchScript', *result[::2], args.atol)
+    shapes = describe_shapes([(n, *shape) for shape in result[1]])
+    print(f'exported {out}: input {n}x3x{h}x{w}, output {shapes}, {check}')
+    return 0 if ok else 1
 
 
 if __name__ == '__main__':
