@@ -915,3 +915,28 @@ def test_export_tools_refuse_cid(tool, capsys):
     code, _ = run_tool(tool, config, 'no-checkpoint.pth', '--shape', '128', '128')
     assert code == 2
     assert 'CIDHead cannot be exported: its forward finds the people' in capsys.readouterr().err
+
+
+@pytest.mark.slow(seconds=12)
+@pytest.mark.parametrize('kind', ['heatmap', 'mmpose-rtmpose-t'])
+def test_openvino_tool_writes_a_checked_ir(kind, tmp_path):
+    """``tools/export_openvino.py``: the deploy form's ONNX graph as OpenVINO IR (weights
+    in float32: OpenVINO's default float16 weights had changed the heatmaps by 4.8e-2),
+    compiled for the CPU in float32 and checked against PyTorch; MMPose's RTMPose-t by
+    its ``mmpose::`` config, both outputs."""
+    import openvino as ov
+    config, shape = (COCO_LITEHRNET_18, (128, 96)) if kind == 'heatmap' else \
+        (HEAD_KINDS[kind][0], (256, 192))
+    from mmpose_litehrnet.apis import resolve_config
+    ckpt = _random_checkpoint(resolve_config(config), str(tmp_path / 'ckpt.pth'))
+    out = str(tmp_path / 'model.xml')
+    code, stdout = run_tool('export_openvino', config, ckpt, '--shape', *map(str, shape),
+                            '--out', out, '--deploy')
+    assert code in (0, None), stdout[-3000:]
+    assert 'OpenVINO vs PyTorch max abs diff' in stdout
+    model = ov.Core().read_model(out)
+    assert [o.get_any_name() for o in model.outputs] == (
+        ['heatmaps'] if kind == 'heatmap' else ['simcc_x', 'simcc_y'])
+    weights = [op.get_element_type() for op in model.get_ops()
+               if op.get_type_name() == 'Constant' and len(op.get_output_partial_shape(0)) == 4]
+    assert weights and all(t == ov.Type.f32 for t in weights)

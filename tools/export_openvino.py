@@ -1,0 +1,77 @@
+"""Exports a whole top-down pose model or MMSeg segmentor to OpenVINO IR (through ONNX)
+and checks OpenVINO's CPU plugin against PyTorch.
+
+    python tools/export_openvino.py CONFIG CHECKPOINT --shape H W [--out F.xml] [--deploy]
+
+CONFIG as ``tools/export_onnx.py`` takes it (ours, or ``mmpose::...``); the same ONNX
+graph (ONNX's operators only: OpenVINO knows no custom node of ours), converted by
+``openvino.convert_model`` and saved as ``F.xml`` + ``F.bin``; input ``input`` (1, 3, H,
+W), outputs named as in the ONNX file, weights in float32. The check compiles the IR for
+the CPU in float32 (OpenVINO's inference precision hint ``f32``) and exits non-zero if
+it differs from PyTorch by more than --atol (times the outputs' largest magnitude where
+that is above 1). Load the IR with ``openvino.Core().compile_model``. Mind that
+OpenVINO's CPU plugin runs in bfloat16 by default where the CPU has AVX-512 BF16 or AMX:
+that changed random-weight heatmaps by 15% (relative L2) here, and RTMPose-t's logits
+by 12%; set ``INFERENCE_PRECISION_HINT`` to ``f32`` unless bfloat16's accuracy has been
+measured for the model (docs/export.md).
+"""
+import os.path as osp
+import sys
+import tempfile
+
+import torch
+
+
+def main() -> int:
+    from mmpose_litehrnet.apis import (
+        check_line,
+        describe_shapes,
+        export_argument_parser,
+        export_path,
+        init_tensor_model,
+        max_abs_difference,
+        output_names,
+        refuse_unexportable,
+        resolve_config,
+    )
+    parser = export_argument_parser(__doc__, 'default: work_dirs/openvino/<config>_<H>x<W>.xml')
+    args = parser.parse_args()
+    import openvino as ov
+    from mmengine.config import Config
+
+    from mmpose_litehrnet.deploy import export_onnx
+    h, w = args.shape
+    config = Config.fromfile(resolve_config(args.config))
+    refused = refuse_unexportable(config)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
+    out = export_path(args.config, args.out, 'openvino', f'{h}x{w}.xml')
+    gen = torch.Generator().manual_seed(0)
+    example = torch.randn(1, 3, h, w, generator=gen)
+    with torch.no_grad():
+        names = output_names(config, model(example))
+    with tempfile.TemporaryDirectory() as work:
+        onnx_file = osp.join(work, 'model.onnx')
+        export_onnx(model, example, onnx_file, output_names=names)
+        # Weights kept float32 (save_model compresses them to float16 by default).
+        ov.save_model(ov.convert_model(onnx_file), out, compress_to_fp16=False)
+    compiled = ov.Core().compile_model(out, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    request = compiled.create_infer_request()
+
+    def run(x: torch.Tensor):
+        results = request.infer({0: x.numpy()})
+        return [torch.from_numpy(results[output].copy()) for output in compiled.outputs]
+
+    result = max_abs_difference(run, model, (1, ), (h, w), gen, 'OpenVINO')
+    if result is None:
+        return 1
+    ok, check = check_line('OpenVINO', *result[::2], args.atol)
+    print(f'exported {out}: input 1x3x{h}x{w}, {describe_shapes(result[1], names)} per '
+          f'image, {check}')
+    return 0 if ok else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
