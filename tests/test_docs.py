@@ -10,8 +10,10 @@ import pytest
 from conftest import ROOT, run_tool
 
 PAGES = [osp.join(ROOT, 'README.md')] + sorted(glob.glob(osp.join(ROOT, 'docs', '*.md')))
-CONFIG_NAME = re.compile(
-    r'\b((?:td-hm|td-reg|fcn|simcc|rtmpose|dekr|cid)_[\w.-]+?)(?:\.py)?\b(?![\w.-])')
+#: A config's name: a family prefix and at least two more parts (not an output's name,
+#: such as ``simcc_x``).
+CONFIG_NAME = re.compile(r'\b((?:td-hm|td-reg|fcn|simcc|rtmpose|dekr|cid)_[\w.-]+?_[\w.-]+?)'
+                         r'(?:\.py)?\b(?![\w.-])')
 TOOL_COMMAND = re.compile(r'python (tools/\w+\.py)((?:[^\n`\\]|\\\n)*)')
 
 

@@ -1,18 +1,19 @@
 """Latency, throughput and training-step time of Lite-HRNet against its peers, in one run.
 
-    python tools/benchmark.py [--rounds 20] [--compile] [--aoti] [--onnx] # this CPU
+    python tools/benchmark.py [--rounds 20] [--compile] [--aoti] [--onnx] [--openvino]  # CPU
     python tools/benchmark.py --device cuda [--compile]                   # a GPU
 
-All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 256x192 in
-eval mode. Models are run alternately, one call each per round, after a warm-up, and
+All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 256x192
+in eval mode. Models are run alternately, one call each per round, after a warm-up, and
 medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weights as
 ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
 of time in convolutions, the deploy forms traced to TorchScript, optionally
-``torch.compile`` (``compile_for_cpu_inference``, batch 1), AOTInductor (batch 1) and ONNX
-Runtime rows; writes ``docs/benchmark.md`` and ``.png``. On a GPU: batch-1 latency and
-batch-64 throughput in fp32 and fp16, eager and replayed as CUDA graphs, optionally
-``torch.compile``, and a training step; writes ``docs/benchmark_gpu.md`` and ``.png``,
-with what it measured before a SIGTERM (``timeout``) if one cuts it short.
+``torch.compile`` (``compile_for_cpu_inference``, batch 1), AOTInductor (batch 1), ONNX
+Runtime and OpenVINO (f32 and bf16) rows; writes ``docs/benchmark.md`` and ``.png``. On
+a GPU: batch-1 latency and batch-64 throughput in fp32 and fp16, eager and replayed as
+CUDA graphs, optionally ``torch.compile``, and a training step; writes
+``docs/benchmark_gpu.md`` and ``.png``, with what it measured before a SIGTERM
+(``timeout``) if one cuts it short.
 
 The models are declared in ``tools/benchmarking/models.py`` (``PEERS``), the runtimes in
 ``tools/benchmarking/runtimes.py``; see ``tools/benchmarking/__init__.py``. Where MMPose's
@@ -51,6 +52,8 @@ def main() -> None:
                              'on a GPU LHR-18 deploy and the built-in (reduce-overhead, fp32 '
                              'and fp16 batch 1, measured first)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
+    parser.add_argument('--openvino', action='store_true',
+                        help="also OpenVINO's CPU plugin, f32 and bf16 (CPU only)")
     parser.add_argument('--aoti', action='store_true',
                         help='also AOTInductor packages of LHR-18 deploy, MobileNetV2 and '
                              'RTMPose (CPU only, batch 1)')

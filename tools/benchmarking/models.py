@@ -187,7 +187,10 @@ class Peer:
 
 
 #: Runtimes that every compared model runs in: traced, compiled, exported.
-EXPORTED = frozenset({'torch.jit.trace', 'torch.compile', 'AOTInductor', 'ONNX Runtime'})
+EXPORTED = frozenset({'torch.jit.trace', 'torch.compile', 'AOTInductor', 'ONNX Runtime',
+                      'OpenVINO', 'OpenVINO bf16'})
+#: OpenVINO runs the deploy form's operators: its file is the same with or without kernels.
+OPENVINO = frozenset({'OpenVINO', 'OpenVINO bf16'})
 
 
 def _deploy(source: str, **kwargs) -> Callable[[Built], nn.Module]:
@@ -226,13 +229,13 @@ def _litehrnet_peers(variant: str, width: int, builtin: bool, full: bool,
                           EXPORTED - {'AOTInductor'}, published))
     deploy = f'{ours} deploy'
     peers.append(Peer(deploy, _deploy(ours),
-                      EXPORTED if full else EXPORTED - {'AOTInductor', 'ONNX Runtime'},
+                      EXPORTED if full else EXPORTED - {'AOTInductor', 'ONNX Runtime'} - OPENVINO,
                       published))
     if full:
         peers += [
             Peer(f'{deploy} (aot=True)', _deploy(ours, aot=True), published=published),
             Peer(f'{deploy} (operators)', _deploy(ours, cpu_kernels=False),
-                 EXPORTED - {'torch.compile'}, published),
+                 EXPORTED - {'torch.compile'} - OPENVINO, published),
             Peer(f'{deploy} NCHW', _deploy(ours, channels_last=False), published=published),
             Peer(f'{ours} channels-last',
                  lambda built: build_ours(built, channels_last=True), published=published),

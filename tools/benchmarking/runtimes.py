@@ -139,6 +139,37 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
     return lambda: session.run(None, feed)
 
 
+def openvino_fn(model: nn.Module, x: torch.Tensor, workdir: str,
+                precision: str = 'f32') -> Call:
+    """OpenVINO's CPU plugin on ``model`` exported to ONNX at ``x``'s shape (ONNX's
+    operators only: OpenVINO knows no custom node of ours), with ``precision`` as its
+    inference precision hint (``f32``, or ``bf16``, its default on CPUs with AVX-512 BF16
+    or AMX), on as many threads as torch; checks f32 against PyTorch within 1e-4 of the
+    outputs' magnitude, bf16 only for garbage (relative L2 error below 0.5: bfloat16
+    changed random-weight outputs by 10-17% here)."""
+    import numpy as np
+    import openvino as ov
+
+    from mmpose_litehrnet.deploy import export_onnx
+    path = _export_path(workdir, model, x, f'{precision}.onnx')
+    export_onnx(model, x, path)
+    compiled = ov.Core().compile_model(path, 'CPU', {
+        'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
+        'INFERENCE_NUM_THREADS': torch.get_num_threads()})
+    request = compiled.create_infer_request()
+    feed = {0: x.numpy()}
+    with torch.no_grad():
+        expected = model(x).numpy()
+    actual = request.infer(feed)[compiled.outputs[0]]
+    if precision == 'f32':
+        diff = float(np.abs(actual - expected).max())
+        if diff > 1e-4 * max(1.0, float(np.abs(expected).max())):
+            raise RuntimeError(f'OpenVINO differs from PyTorch by {diff:.2e}')
+    elif np.linalg.norm(actual - expected) > 0.5 * np.linalg.norm(expected):
+        raise RuntimeError('OpenVINO bf16 is more than 50% off PyTorch')
+    return lambda: request.infer(feed)
+
+
 def capture_cuda_graph(model: nn.Module,
                        x: torch.Tensor) -> Tuple[torch.cuda.CUDAGraph, torch.Tensor, Any]:
     """The forward pass captured once as a CUDA graph (after a warm-up on a side
@@ -206,6 +237,10 @@ CPU_RUNTIMES: Tuple[Runtime, ...] = (
         aot_package(model, x, _export_path(workdir, model, x, 'pt2')), x),
         throughput=False, option='aoti'),
     Runtime('ONNX Runtime', ' ONNX Runtime', onnx_runtime_fn, option='onnx'),
+    Runtime('OpenVINO', ' OpenVINO', openvino_fn, option='openvino'),
+    Runtime('OpenVINO bf16', ' OpenVINO bf16',
+            lambda model, x, workdir: openvino_fn(model, x, workdir, 'bf16'),
+            option='openvino'),
 )
 
 #: The GPU modes, in the table's order: eager, the forward pass replayed as a CUDA graph,
