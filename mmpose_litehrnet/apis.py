@@ -10,7 +10,7 @@ import numpy as np
 
 __all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
            'is_segmentation_config', 'max_abs_difference', 'positive_int',
-           'as_outputs', 'check_line', 'describe_shapes', 'output_names',
+           'as_outputs', 'check_line', 'describe_shapes', 'export_config', 'output_names',
            'refuse_unexportable', 'resolve_config',
            'predict_and_draw']
 
@@ -135,6 +135,19 @@ def refuse_unexportable(config: Any) -> Optional[str]:
     if head in UNEXPORTABLE_HEADS:
         return f'error: {head} cannot be exported: {UNEXPORTABLE_HEADS[head]}'
     return None
+
+
+def export_config(config: str) -> Any:
+    """``config`` (a path or ``scope::path``, see :func:`resolve_config`) read as an
+    ``mmengine.Config`` for an export tool; None, after an error line saying why, where
+    its model cannot be exported (:func:`refuse_unexportable`)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(resolve_config(config))
+    refused = refuse_unexportable(cfg)
+    if refused:
+        print(refused, file=sys.stderr)
+        return None
+    return cfg
 
 
 def resolve_config(config: str) -> str:

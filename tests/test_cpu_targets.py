@@ -11,14 +11,7 @@ import sys
 import pytest
 from conftest import ROOT, run_python
 
-
-def _cpu_flags() -> set:
-    try:
-        with open('/proc/cpuinfo') as f:
-            return set(next((line for line in f if line.startswith('flags')), '').split())
-    except OSError:
-        return set()
-
+from mmpose_litehrnet.kernels.build import cpu_flags
 
 #: Each target and the CPU flags its code needs to run here.
 TARGETS = {'haswell': {'avx2', 'fma'}, 'x86-64-v2': {'sse4_2', 'popcnt'}}
@@ -33,7 +26,7 @@ def test_kernels_built_for_another_x86_target(target):
     form's operators do (float32 summed in other orders): relative L2 error at most 1.5x
     the operators' + 1e-6 (both 5e-6 to 5e-5 here), largest difference at most 1e-4 of
     the output's largest magnitude, as on the native build."""
-    if not TARGETS[target] <= _cpu_flags():
+    if not TARGETS[target] <= cpu_flags():
         pytest.skip(f'this CPU cannot run {target} code')
     out = run_python(f'''
         import copy, json, os, sys

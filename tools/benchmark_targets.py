@@ -26,6 +26,8 @@ import torch
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from benchmarking.timing import machine_name, round_ratios  # noqa: E402
 
+from mmpose_litehrnet.kernels.build import cpu_flags  # noqa: E402
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: The CPU flags each target's code needs (x86; other targets are tried as they are).
 NEEDS = {'haswell': {'avx2', 'fma'}, 'x86-64-v2': {'sse4_2', 'popcnt'},
@@ -55,14 +57,6 @@ with torch.no_grad():
                               rounds, warmup=3)
 print(json.dumps(dict(target=cpu_target(), build=build, error=error, **times)))
 '''
-
-
-def _cpu_flags() -> set:
-    try:
-        with open('/proc/cpuinfo') as f:
-            return set(next((line for line in f if line.startswith('flags')), '').split())
-    except OSError:
-        return set()
 
 
 def measure(target: str, variant: str, rounds: int) -> Dict:
@@ -97,7 +91,7 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=20)
     parser.add_argument('--out', help='also write the table to this Markdown file')
     args = parser.parse_args()
-    flags, rows = _cpu_flags(), []
+    flags, rows = cpu_flags(), []
     for target in args.targets:
         if not NEEDS.get(target, set()) <= flags:
             print(f'{target}: left out, this CPU cannot run its code', flush=True)

@@ -27,12 +27,11 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
+        export_config,
         export_path,
         init_tensor_model,
         max_abs_difference,
         positive_int,
-        refuse_unexportable,
-        resolve_config,
     )
     parser = export_argument_parser(__doc__,
                                     'default: work_dirs/aoti/<config>_<N>x<H>x<W>.pt2')
@@ -48,11 +47,8 @@ def main() -> int:
         parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
     from mmpose_litehrnet.deploy import compile_aot_package, load_aot_package
     (h, w), n = args.shape, args.batch
-    from mmengine.config import Config
-    config = Config.fromfile(resolve_config(args.config))
-    refused = refuse_unexportable(config)
-    if refused:
-        print(refused, file=sys.stderr)
+    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
+    if config is None:
         return 2
     model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
     size = f'{"N" if args.dynamic_batch else n}x{h}x{w}'

@@ -27,24 +27,20 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
+        export_config,
         export_path,
         init_tensor_model,
         max_abs_difference,
         output_names,
-        refuse_unexportable,
-        resolve_config,
     )
     parser = export_argument_parser(__doc__, 'default: work_dirs/openvino/<config>_<H>x<W>.xml')
     args = parser.parse_args()
     import openvino as ov
-    from mmengine.config import Config
 
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
-    config = Config.fromfile(resolve_config(args.config))
-    refused = refuse_unexportable(config)
-    if refused:
-        print(refused, file=sys.stderr)
+    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
+    if config is None:
         return 2
     model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
     out = export_path(args.config, args.out, 'openvino', f'{h}x{w}.xml')

@@ -28,7 +28,7 @@ from ..cache import cache_folder, digest
 from .operands import LANES
 from .ops import define_operators
 
-__all__ = ['CSRC', 'KernelLibrary', 'LIBRARY', 'cpu_identity', 'cpu_kernels_available',
+__all__ = ['CSRC', 'KernelLibrary', 'LIBRARY', 'cpu_flags', 'cpu_identity', 'cpu_kernels_available',
            'cpu_target', 'flag_sets', 'read_sources']
 
 #: The C++ sources: the kernels (``lite_hrnet_kernels.h``) and their two hosts.
@@ -51,15 +51,24 @@ def flag_sets() -> List[List[str]]:
     return [flags + ['-fopenmp'], flags]
 
 
-def cpu_identity() -> bytes:
-    """What ``-march=native`` depends on: the machine and its CPU's feature flags."""
-    identity = platform.machine() + platform.processor()
+def _cpuinfo_flags_line() -> str:
+    """The feature-flags line of ``/proc/cpuinfo`` (``flags`` on x86, ``Features`` on
+    ARM); empty where there is none."""
     try:
         with open('/proc/cpuinfo') as f:
-            identity += next((line for line in f if line.startswith(('flags', 'Features'))), '')
+            return next((line for line in f if line.startswith(('flags', 'Features'))), '')
     except OSError:
-        pass
-    return identity.encode()
+        return ''
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags (``avx2``, ``avx512f``, ...), from ``/proc/cpuinfo``."""
+    return set(_cpuinfo_flags_line().partition(':')[2].split())
+
+
+def cpu_identity() -> bytes:
+    """What ``-march=native`` depends on: the machine and its CPU's feature flags."""
+    return (platform.machine() + platform.processor() + _cpuinfo_flags_line()).encode()
 
 
 def read_sources(*names: str) -> bytes:

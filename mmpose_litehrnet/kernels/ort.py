@@ -51,7 +51,8 @@ def ort_kernels_library() -> str:
             'ONNXRUNTIME_INCLUDE_DIR to their folder (make setup installs them into the '
             'virtual environment)')
     flags = ['-std=c++17', *flag_sets()[0], '-fPIC', '-shared']
-    key = digest(read_sources(_SOURCE, 'lite_hrnet_kernels.h', osp.join(include, _HEADER)),
+    key = digest(read_sources(_SOURCE, 'lite_hrnet_kernels.h', 'plain_host.h',
+                              osp.join(include, _HEADER)),
                  ' '.join(flags), cpu_identity())
 
     def build(partial: str) -> None:

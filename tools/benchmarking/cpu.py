@@ -147,6 +147,9 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
         + (' "ONNX Runtime": `export_onnx` (ours with its CPU kernels as custom nodes, '
            '`(operators)` without), run by a session with `add_ort_kernels`.'
            if 'ONNX Runtime' in runtimes else '')
+        + (' "OpenVINO": `export_onnx` (ONNX\'s operators only, for every model) on '
+           "OpenVINO's CPU plugin, `INFERENCE_PRECISION_HINT` f32; \"OpenVINO bf16\": bf16, "
+           'its default on CPUs with AVX-512 BF16 or AMX.' if 'OpenVINO' in runtimes else '')
         + ' "+ torch.jit.trace": `trace_torchscript` (ours with its CPU kernels, '
           '`(operators)` without).',
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '

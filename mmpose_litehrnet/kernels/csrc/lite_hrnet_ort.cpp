@@ -12,25 +12,9 @@
 #include <onnxruntime_cxx_api.h>
 #include <omp.h>
 
-#include <array>
-#include <sstream>
-#include <stdexcept>
-#include <type_traits>
+#include "plain_host.h"
 
 namespace {
-
-// An (N, C, H, W) image stored channels-last: an ORT tensor of shape (N, H, W, C).
-struct Tensor {
-  float* data = nullptr;
-  std::array<int64_t, 4> sizes{};
-
-  int64_t size(int64_t i) const { return sizes.at(i < 0 ? i + 4 : i); }
-  template <typename T>
-  T* data_ptr() const {
-    static_assert(std::is_same<T, float>::value, "the kernels' images are float32");
-    return data;
-  }
-};
 
 // ATen's parallel_for on OpenMP: at most one chunk per thread, none smaller than grain,
 // inline inside a parallel region.
@@ -54,19 +38,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t grain, const F& fn) {
 
 inline int64_t num_threads() { return omp_in_parallel() ? 1 : omp_get_max_threads(); }
 
-template <typename... Parts>
-[[noreturn]] void fail(const Parts&... parts) {
-  std::ostringstream message;
-  (message << ... << parts);
-  throw std::runtime_error(message.str());
-}
-
 }  // namespace
-
-#define LH_CHECK(condition, ...) \
-  do {                           \
-    if (!(condition)) fail(__VA_ARGS__); \
-  } while (false)
 
 #include "lite_hrnet_kernels.h"
 

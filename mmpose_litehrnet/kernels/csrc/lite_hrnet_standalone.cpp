@@ -12,30 +12,14 @@
 // float32 values) and their layout (its count, then its values). OUTPUTS gets, per call,
 // the outputs: their count, then per output N, C, H, W and its float32 values. The
 // kernels run on one thread.
-#include <array>
-#include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <sstream>
-#include <stdexcept>
 #include <string>
-#include <type_traits>
 #include <vector>
 
+#include "plain_host.h"
+
 namespace {
-
-// An (N, C, H, W) image stored channels-last.
-struct Tensor {
-  float* data = nullptr;
-  std::array<int64_t, 4> sizes{};
-
-  int64_t size(int64_t i) const { return sizes.at(i < 0 ? i + 4 : i); }
-  template <typename T>
-  T* data_ptr() const {
-    static_assert(std::is_same<T, float>::value, "the kernels' images are float32");
-    return data;
-  }
-};
 
 template <typename F>
 void parallel_for(int64_t begin, int64_t end, int64_t, const F& fn) {
@@ -44,19 +28,7 @@ void parallel_for(int64_t begin, int64_t end, int64_t, const F& fn) {
 
 inline int64_t num_threads() { return 1; }
 
-template <typename... Parts>
-[[noreturn]] void fail(const Parts&... parts) {
-  std::ostringstream message;
-  (message << ... << parts);
-  throw std::runtime_error(message.str());
-}
-
 }  // namespace
-
-#define LH_CHECK(condition, ...)          \
-  do {                                    \
-    if (!(condition)) fail(__VA_ARGS__); \
-  } while (false)
 
 #include "lite_hrnet_kernels.h"
 
