@@ -27,7 +27,7 @@ from .layout import channels_last_device_types, is_channels_last
 from .matmul_conv import MatmulConv1x1
 from .pooling import adaptive_average_by_products, global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
-from .tracing import is_exporting_onnx
+from .tracing import is_exporting_onnx, matmuls_in_onnx_export, onnx_export_records_matmuls
 
 __all__ = [
     'Accelerated', 'Accelerator', 'ConvNormAct', 'DeployPipeline', 'DepthwiseSeparableConv',
@@ -36,6 +36,6 @@ __all__ = [
     'channels_last_device_types', 'checkpoint_if', 'concat_shuffle', 'default_norm_cfg',
     'deform_conv2d', 'fold_batch_norms', 'fold_conv_bn', 'folded_weighting_mlp',
     'global_average', 'install_deploy_pipeline', 'is_channels_last', 'is_exporting_onnx',
-    'is_folded_block', 'is_folded_conv', 'mul_nearest', 'run_deploy_pipeline',
-    'upsample_bilinear', 'weighting_mlp'
+    'is_folded_block', 'is_folded_conv', 'matmuls_in_onnx_export', 'mul_nearest',
+    'onnx_export_records_matmuls', 'run_deploy_pipeline', 'upsample_bilinear', 'weighting_mlp'
 ]

@@ -3,7 +3,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .tracing import is_exporting_onnx
+from .tracing import is_exporting_onnx, onnx_export_records_matmuls
 
 __all__ = ['MatmulConv1x1']
 
@@ -18,17 +18,18 @@ class MatmulConv1x1(nn.Conv2d):
     of it, or 1x1 maps) are a linear layer over the pixels, read in place, and give a
     channels-last result; NCHW-contiguous ones are (C_in, H * W) matrices per image.
     Same weight and bias as the ``Conv2d`` it replaces (same state-dict keys). On a GPU
-    it is the plain convolution, and in an ONNX export too, except on inputs with their
-    channels adjacent (the output of the CPU kernels' custom nodes,
-    ``export_onnx(..., cpu_kernels=True)``): there a ``MatMul`` that needs no transpose
-    of its input.
+    it is the plain convolution, and in an ONNX export too, except inside
+    :func:`~.tracing.matmuls_in_onnx_export` (``export_onnx(..., cpu_kernels=True)``):
+    there the matrix product, which after the kernels' custom nodes (channels-last
+    outputs) is a ``MatMul`` that needs no transpose of its input.
 
     Shape:
         (N, C_in, H, W) -> (N, C_out, H, W)
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.is_cuda or is_exporting_onnx() and x.stride(1) != 1:
+        if x.is_cuda or is_exporting_onnx() and not (
+                onnx_export_records_matmuls() and x.dtype == torch.float32):
             return super().forward(x)
         n, c, h, w = x.shape
         weight = self.weight.view(self.out_channels, self.in_channels)
