@@ -1207,4 +1207,50 @@ Tensor depthwise_separable(const Tensor& x, int64_t stride, int64_t out_channels
   return depthwise_separable(x, stride, out_channels, v[0], v[1], v[2], v[3]);
 }
 
+// Every kernel with one signature: the branches, the operands as unpack_operands gives
+// them, and the int arguments in the order of KERNEL_OPS (kernels/ops.py). The hosts
+// without PyTorch (ONNX Runtime, the standalone one) call the kernels through it.
+using KernelRun = std::vector<Tensor> (*)(const std::vector<Tensor>&,
+                                          const std::vector<Operand>&, const int64_t*);
+using Branches = std::vector<Tensor>;
+using Operands = std::vector<Operand>;
+
+struct NamedKernel {
+  const char* name;  // as torch.ops.mmpose_litehrnet.<name>
+  KernelRun run;
+};
+
+const NamedKernel kNamedKernels[] = {
+    {"stem",
+     [](const Branches& xs, const Operands& v, const int64_t* a) {
+       return Branches{stem(xs.at(0), v, a[0], a[1])};
+     }},
+    {"depthwise_separable",
+     [](const Branches& xs, const Operands& v, const int64_t* a) {
+       return Branches{depthwise_separable(xs.at(0), a[0], a[1], v)};
+     }},
+    {"shuffle_unit",
+     [](const Branches& xs, const Operands& v, const int64_t*) {
+       return Branches{shuffle_unit(xs.at(0), v)};
+     }},
+    {"conditional_channel_weighting",
+     [](const Branches& xs, const Operands& v, const int64_t*) {
+       return conditional_channel_weighting(xs, v);
+     }},
+    {"multi_resolution_fusion",
+     [](const Branches& xs, const Operands& v, const int64_t*) {
+       return multi_resolution_fusion(xs, v);
+     }},
+    {"iterative_head",
+     [](const Branches& xs, const Operands& v, const int64_t*) { return iterative_head(xs, v); }},
+};
+
+// The kernel called `name` (its PyTorch name).
+KernelRun named_kernel(const std::string& name) {
+  for (const NamedKernel& kernel : kNamedKernels)
+    if (name == kernel.name) return kernel.run;
+  LH_CHECK(false, "mmpose_litehrnet: no kernel called ", name);
+  return nullptr;
+}
+
 }  // namespace

@@ -64,12 +64,10 @@ Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Ten
 }
 
 using Attributes = std::array<int64_t, 2>;
-using Run = std::vector<Tensor> (*)(const std::vector<Tensor>&, const std::vector<Operand>&,
-                                    const Attributes&);
 
 struct Kernel {
   const char* name;
-  Run run;
+  KernelRun run;
   Attributes attributes;
 
   OrtStatusPtr ComputeV2(OrtKernelContext* raw) {
@@ -90,7 +88,7 @@ struct Kernel {
           layout.GetTensorData<int64_t>(), layout.GetTensorTypeAndShapeInfo().GetElementCount(),
           name);
       current_call = &call;
-      run(xs, v, attributes);
+      run(xs, v, attributes.data());
       current_call = nullptr;
       LH_CHECK(call.outputs == call.context.GetOutputCount(), name, ": made ", call.outputs,
                " outputs, the node has ", call.context.GetOutputCount());
@@ -103,8 +101,9 @@ struct Kernel {
 };
 
 struct Op : Ort::CustomOpBase<Op, Kernel, true> {
-  Op(const char* name, Run run, std::vector<const char*> attributes)
-      : name(name), run(run), attribute_names(std::move(attributes)) {}
+  // name: the ONNX node's; kernel: the PyTorch operator's (kNamedKernels).
+  Op(const char* name, const char* kernel, std::vector<const char*> attributes)
+      : name(name), run(named_kernel(kernel)), attribute_names(std::move(attributes)) {}
 
   OrtStatusPtr CreateKernelV2(const OrtApi&, const OrtKernelInfo* info, void** kernel) const {
     try {
@@ -133,34 +132,20 @@ struct Op : Ort::CustomOpBase<Op, Kernel, true> {
   }
 
   const char* name;
-  Run run;
+  KernelRun run;
   std::vector<const char*> attribute_names;
 };
 
+// The ONNX nodes: their names, the kernels they run and their int attributes, in the
+// order of the kernels' int arguments (KERNEL_OPS in kernels/ops.py).
 const std::vector<Op>& operators() {
-  using V = std::vector<Operand>;
-  using Xs = std::vector<Tensor>;
   static const auto* ops = new std::vector<Op>{
-      {"Stem",
-       [](const Xs& xs, const V& v, const Attributes& a) { return Xs{stem(xs.at(0), v, a[0], a[1])}; },
-       {"passed", "out_channels"}},
-      {"DepthwiseSeparable",
-       [](const Xs& xs, const V& v, const Attributes& a) {
-         return Xs{depthwise_separable(xs.at(0), a[0], a[1], v)};
-       },
-       {"stride", "out_channels"}},
-      {"ShuffleUnit",
-       [](const Xs& xs, const V& v, const Attributes&) { return Xs{shuffle_unit(xs.at(0), v)}; },
-       {}},
-      {"ConditionalChannelWeighting",
-       [](const Xs& xs, const V& v, const Attributes&) { return conditional_channel_weighting(xs, v); },
-       {}},
-      {"MultiResolutionFusion",
-       [](const Xs& xs, const V& v, const Attributes&) { return multi_resolution_fusion(xs, v); },
-       {}},
-      {"IterativeHead",
-       [](const Xs& xs, const V& v, const Attributes&) { return iterative_head(xs, v); },
-       {}},
+      {"Stem", "stem", {"passed", "out_channels"}},
+      {"DepthwiseSeparable", "depthwise_separable", {"stride", "out_channels"}},
+      {"ShuffleUnit", "shuffle_unit", {}},
+      {"ConditionalChannelWeighting", "conditional_channel_weighting", {}},
+      {"MultiResolutionFusion", "multi_resolution_fusion", {}},
+      {"IterativeHead", "iterative_head", {}},
   };
   return *ops;
 }

@@ -70,17 +70,6 @@ struct Reader {
   }
 };
 
-std::vector<Tensor> run(const std::string& op, const std::vector<int64_t>& a,
-                        const std::vector<Tensor>& xs, const std::vector<Operand>& v) {
-  if (op == "stem") return {stem(xs.at(0), v, a.at(0), a.at(1))};
-  if (op == "depthwise_separable") return {depthwise_separable(xs.at(0), a.at(0), a.at(1), v)};
-  if (op == "shuffle_unit") return {shuffle_unit(xs.at(0), v)};
-  if (op == "conditional_channel_weighting") return conditional_channel_weighting(xs, v);
-  if (op == "multi_resolution_fusion") return multi_resolution_fusion(xs, v);
-  if (op == "iterative_head") return iterative_head(xs, v);
-  fail("unknown operator ", op);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,7 +105,7 @@ int main(int argc, char** argv) {
       const auto v = unpack_operands(operands.data(), static_cast<int64_t>(operands.size()),
                                      layout.data(), static_cast<int64_t>(layout.size()),
                                      op.c_str());
-      const std::vector<Tensor> outs = run(op, ints, xs, v);
+      const std::vector<Tensor> outs = named_kernel(op)(xs, v, ints.data());
       const int64_t count = static_cast<int64_t>(outs.size());
       std::fwrite(&count, sizeof(count), 1, out);
       for (const auto& o : outs) {
