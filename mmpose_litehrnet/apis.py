@@ -107,6 +107,11 @@ HEAD_OUTPUTS = {
 }
 
 
+def _head_type(config: Any) -> str:
+    """The ``type`` of ``config``'s ``model.head`` ('' where it has none)."""
+    return (config.get('model', {}).get('head') or {}).get('type', '')
+
+
 def output_names(config: Any, outputs: Any) -> Tuple[str, ...]:
     """Names for the tensor outputs ``outputs`` of ``config``'s model (an
     ``mmengine.Config``): ``logits`` for a segmentor, by the head's type
@@ -116,8 +121,7 @@ def output_names(config: Any, outputs: Any) -> Tuple[str, ...]:
     if is_segmentation_config(config):
         names: Tuple[str, ...] = ('logits', )
     else:
-        head = (config.get('model', {}).get('head') or {}).get('type', '')
-        names = HEAD_OUTPUTS.get(head, ('heatmaps', ))
+        names = HEAD_OUTPUTS.get(_head_type(config), ('heatmaps', ))
     return names if len(names) == count else tuple(f'output{i}' for i in range(count))
 
 
@@ -131,7 +135,7 @@ UNEXPORTABLE_HEADS = {
 
 def refuse_unexportable(config: Any) -> Optional[str]:
     """Why ``config``'s model cannot be exported (an error line), or None."""
-    head = (config.get('model', {}).get('head') or {}).get('type', '')
+    head = _head_type(config)
     if head in UNEXPORTABLE_HEADS:
         return f'error: {head} cannot be exported: {UNEXPORTABLE_HEADS[head]}'
     return None

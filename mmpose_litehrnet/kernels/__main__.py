@@ -1,6 +1,6 @@
 """``python -m mmpose_litehrnet.kernels``: builds the CPU kernels now (for an image or a
 server; ``MMPOSE_LITEHRNET_CPU_TARGET`` as at run time) and says where they are."""
-from .build import LIBRARY, cpu_kernels_available, cpu_target, flag_sets
+from .build import LIBRARY, cpu_kernels_available, cpu_target
 
 
 def main() -> int:
@@ -9,9 +9,9 @@ def main() -> int:
     if not cpu_kernels_available():
         print('mmpose_litehrnet: the CPU kernels could not be built (see the warning above)')
         return 1
-    sets = flag_sets() if LIBRARY.flag_sets is None else LIBRARY.flag_sets
     print(f'mmpose_litehrnet: the CPU kernels for -march={cpu_target()} are in '
-          f'{LIBRARY.build_dir(sets[0])} (or beside it, built without OpenMP)')
+          f'{LIBRARY.build_dir(LIBRARY.candidate_flags()[0])} (or beside it, built without '
+          'OpenMP)')
     return 0
 
 

@@ -102,6 +102,10 @@ class KernelLibrary:
         #: None before the first :meth:`available`, then whether the library loaded.
         self.loaded: Optional[bool] = None
 
+    def candidate_flags(self) -> Sequence[List[str]]:
+        """The flag sets tried, in order: the constructor's, else :func:`flag_sets`."""
+        return flag_sets() if self.flag_sets is None else self.flag_sets
+
     def build_dir(self, flags: List[str]) -> str:
         """The cache folder of the library built with ``flags``."""
         return cache_folder(osp.join('kernels', 'mmpose_litehrnet_cpu_' + digest(
@@ -132,7 +136,7 @@ class KernelLibrary:
                 return False
             define_operators()
             errors = []
-            sets = flag_sets() if self.flag_sets is None else self.flag_sets
+            sets = self.candidate_flags()
             for flags in sets:
                 try:
                     self.build(flags)
