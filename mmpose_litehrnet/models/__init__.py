@@ -9,7 +9,7 @@ from .blocks import (
                      Stem,
                      Transition,
 )
-from .deploy_form import reparameterize
+from .deploy_form import fold_channel_shuffles, reparameterize
 from .necks import FeatureMapSizeCheck
 from .tensor_forward import TensorForward
 
@@ -17,5 +17,6 @@ __all__ = [
     'VARIANTS', 'ConditionalChannelWeighting', 'CrossResolutionWeighting',
     'FeatureMapSizeCheck', 'IterativeHead',
     'LiteHRModule', 'LiteHRNet', 'MultiResolutionFusion', 'NaiveLiteHRNet', 'ShuffleUnit',
-    'SpatialWeighting', 'Stem', 'TensorForward', 'Transition', 'reparameterize'
+    'SpatialWeighting', 'Stem', 'TensorForward', 'Transition', 'fold_channel_shuffles',
+    'reparameterize'
 ]

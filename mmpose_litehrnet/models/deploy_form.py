@@ -14,7 +14,7 @@ from typing import Sequence, Union
 
 import torch.nn as nn
 
-from .backbones import LiteHRNet
+from .backbones import LiteHRModule, LiteHRNet, ShuffleFreeLiteHRModule
 from .blocks import MergedBranchStem, Stem
 from .layers import (
     Reparameterizable,
@@ -23,7 +23,8 @@ from .layers import (
     fold_batch_norms,
 )
 
-__all__ = ['reparameterize']
+__all__ = ['fold_channel_shuffles', 'reparameterize']
+
 
 def reparameterize(model: nn.Module,
                    channels_last: Union[bool, str, Sequence[str]] = True) -> nn.Module:
@@ -44,4 +45,17 @@ def reparameterize(model: nn.Module,
             module.set_channels_last(devices)
         if isinstance(module, Reparameterizable):
             module.reparameterize()
+    return model
+
+
+def fold_channel_shuffles(model: nn.Module) -> nn.Module:
+    """``model`` with every ``'LITE'`` module of even branch widths replaced by its
+    :class:`~.backbones.ShuffleFreeLiteHRModule`, in place: the form the ONNX exports
+    without our kernels take (fewer copies in OpenVINO; slower in eager PyTorch, whose
+    splits are views). Outputs stay equal up to float rounding. Returns ``model``."""
+    for module in list(model.modules()):
+        for name, child in list(module._modules.items()):
+            if isinstance(child, LiteHRModule) and child.module_type == 'LITE' \
+                    and not any(c % 2 for c in child.in_channels):
+                module._modules[name] = ShuffleFreeLiteHRModule(child)
     return model

@@ -12,6 +12,7 @@ from ..layers import (
     concat_shuffle,
     default_norm_cfg,
     is_folded_block,
+    permute_output_channels,
 )
 from .cross_resolution_weighting import CrossResolutionWeighting
 from .spatial_weighting import BlockDiagonalSpatialWeighting, SpatialWeighting
@@ -91,17 +92,51 @@ class ConditionalChannelWeighting(Accelerated, Reparameterizable, nn.Module):
         # are then added (the largest non-convolution items of a training step).
         halves = [x.split(sizes, dim=1) for x, sizes in zip(xs, self.split_sizes)]
         firsts = [first for first, _ in halves]
-        seconds = [second for _, second in halves]
+        seconds = self.weight_halves([second for _, second in halves], xs)
+        return [
+            concat_shuffle(a, b) for a, b in zip(firsts, seconds)
+        ]
+
+    def weight_halves(self, seconds: List[Tensor],
+                      sources: Optional[Sequence[Tensor]] = None) -> List[Tensor]:
+        """The block's computed path on the second halves: the cross-resolution
+        weighting, the depthwise convolutions and the spatial weighting.
+
+        Args:
+            seconds (list[Tensor]): Each branch's second half, [(N, C_i / 2, H_i, W_i)].
+            sources (Sequence[Tensor], optional): The block's inputs, whose trailing
+                channels ``seconds`` are, if they are (only used to pool faster).
+        """
         if self.cross_resolution_weighting is not None:
-            seconds = self.cross_resolution_weighting(seconds, xs)
+            seconds = self.cross_resolution_weighting(seconds, sources)
         seconds = [dw(s) for s, dw in zip(seconds, self.depthwise_convs)]
         if isinstance(self.spatial_weighting, nn.ModuleList):
             seconds = [sw(s) for s, sw in zip(seconds, self.spatial_weighting)]
         elif self.spatial_weighting is not None:  # the deploy form's, for all branches
             seconds = self.spatial_weighting(seconds)
-        return [
-            concat_shuffle(a, b) for a, b in zip(firsts, seconds)
-        ]
+        return seconds
+
+    def permute_halves(self, orders: Sequence[Sequence[int]]) -> None:
+        """Reorders the weights of :meth:`weight_halves`, in place, so that it takes and
+        gives branch i's second half with its channels in ``orders[i]``: channel ``j``
+        of its input and output is channel ``orders[i][j]`` of the half. The block's own
+        forward is then wrong: this is for a graph that keeps the order as data
+        (:class:`~..backbones.ShuffleFreeLiteHRModule`)."""
+        if [len(o) for o in orders] != [s for _, s in self.split_sizes] or any(
+                sorted(o) != list(range(len(o))) for o in orders):
+            raise ValueError('ConditionalChannelWeighting.permute_halves: orders must be '
+                             'permutations of the second halves '
+                             f'{[s for _, s in self.split_sizes]}, got lengths '
+                             f'{[len(o) for o in orders]}')
+        if self.cross_resolution_weighting is not None:
+            self.cross_resolution_weighting.permute_channels(orders)
+        for dw, order in zip(self.depthwise_convs, orders):
+            permute_output_channels(dw, order)
+        if isinstance(self.spatial_weighting, nn.ModuleList):
+            for sw, order in zip(self.spatial_weighting, orders):
+                sw.permute_channels(order)
+        elif self.spatial_weighting is not None:
+            self.spatial_weighting.permute_channels(orders)
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         out = self.accelerated(xs)

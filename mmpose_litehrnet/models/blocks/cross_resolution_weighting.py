@@ -16,6 +16,8 @@ from ..layers import (
     is_exporting_onnx,
     is_folded_block,
     mul_nearest,
+    permute_input_channels,
+    permute_output_channels,
 )
 
 __all__ = ['CrossResolutionWeighting']
@@ -64,6 +66,15 @@ class CrossResolutionWeighting(Reparameterizable, nn.Module):
         """The deploy form's maths, once the norms are folded: :attr:`direct`."""
         self.direct = is_folded_block(self.conv1, act=nn.ReLU) \
             and is_folded_block(self.conv2, act=nn.Sigmoid)
+
+    def permute_channels(self, orders: Sequence[Sequence[int]]) -> None:
+        """Reorders the weights, in place, so that branch i's channels are taken and
+        weighted in ``orders[i]`` (channel ``j`` is channel ``orders[i][j]``)."""
+        offsets = [sum(self.channels[:i]) for i in range(len(self.channels))]
+        for order, start in zip(orders, offsets):
+            permute_input_channels(self.conv1.conv.weight, order, start)
+        permute_output_channels(
+            self.conv2, [start + k for order, start in zip(orders, offsets) for k in order])
 
     @staticmethod
     def _pool(x: Tensor, size: List[int], source: Optional[Tensor] = None) -> Tensor:

@@ -5,7 +5,13 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from ..layers import ConvNormAct, global_average, weighting_mlp
+from ..layers import (
+    ConvNormAct,
+    global_average,
+    permute_input_channels,
+    permute_output_channels,
+    weighting_mlp,
+)
 
 __all__ = ['BlockDiagonalSpatialWeighting', 'SpatialWeighting']
 
@@ -37,6 +43,12 @@ class SpatialWeighting(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x * self.conv2(self.conv1(self.global_avgpool(x)))
+
+    def permute_channels(self, order: Sequence[int]) -> None:
+        """Reorders the weights, in place, for the input's channels in ``order``
+        (channel ``j`` is channel ``order[j]``)."""
+        permute_input_channels(self.conv1.conv.weight, order)
+        permute_output_channels(self.conv2, order)
 
 
 class BlockDiagonalSpatialWeighting(nn.Module):
@@ -91,6 +103,18 @@ class BlockDiagonalSpatialWeighting(nn.Module):
         merged.weight2.copy_(torch.block_diag(*(fc.weight.flatten(1) for fc in fc2s)))
         merged.bias2.copy_(torch.cat([fc.bias for fc in fc2s]))
         return merged
+
+    @torch.no_grad()
+    def permute_channels(self, orders: Sequence[Sequence[int]]) -> None:
+        """Reorders the weights, in place, for branch i's channels in ``orders[i]``
+        (channel ``j`` is channel ``orders[i][j]``)."""
+        offsets = [sum(self.channels[:i]) for i in range(len(self.channels))]
+        index = torch.as_tensor(
+            [start + k for order, start in zip(orders, offsets) for k in order],
+            device=self.weight1.device)
+        self.weight1.copy_(self.weight1[:, index])
+        self.weight2.copy_(self.weight2[index])
+        self.bias2.copy_(self.bias2[index])
 
     def forward(self, xs: List[Tensor]) -> List[Tensor]:
         pooled = torch.cat([global_average(x) for x in xs], dim=1)

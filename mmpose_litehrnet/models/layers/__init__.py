@@ -5,6 +5,14 @@ from .accelerated import (
     install_deploy_pipeline,
     run_deploy_pipeline,
 )
+from .channel_order import (
+    Gathering,
+    cut_points,
+    permute_input_channels,
+    permute_output_channels,
+    plan_gathering,
+    shuffle_groups,
+)
 from .channel_shuffle import channel_shuffle, concat_shuffle
 from .checkpoint import checkpoint_if
 from .conv_norm_act import (
@@ -31,11 +39,13 @@ from .tracing import is_exporting_onnx, matmuls_in_onnx_export, onnx_export_reco
 
 __all__ = [
     'Accelerated', 'Accelerator', 'ConvNormAct', 'DeployPipeline', 'DepthwiseSeparableConv',
-    'GridSampleDeformConv2d', 'MatmulConv1x1', 'NearestResize', 'Reparameterizable',
-    'adaptive_average_by_products', 'add_nearest', 'as_matmul_conv', 'channel_shuffle',
-    'channels_last_device_types', 'checkpoint_if', 'concat_shuffle', 'default_norm_cfg',
-    'deform_conv2d', 'fold_batch_norms', 'fold_conv_bn', 'folded_weighting_mlp',
-    'global_average', 'install_deploy_pipeline', 'is_channels_last', 'is_exporting_onnx',
-    'is_folded_block', 'is_folded_conv', 'matmuls_in_onnx_export', 'mul_nearest',
-    'onnx_export_records_matmuls', 'run_deploy_pipeline', 'upsample_bilinear', 'weighting_mlp'
+    'Gathering', 'GridSampleDeformConv2d', 'MatmulConv1x1', 'NearestResize',
+    'Reparameterizable', 'adaptive_average_by_products', 'add_nearest', 'as_matmul_conv',
+    'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
+    'cut_points', 'default_norm_cfg', 'deform_conv2d', 'fold_batch_norms', 'fold_conv_bn',
+    'folded_weighting_mlp', 'global_average', 'install_deploy_pipeline', 'is_channels_last',
+    'is_exporting_onnx', 'is_folded_block', 'is_folded_conv', 'matmuls_in_onnx_export',
+    'mul_nearest', 'onnx_export_records_matmuls', 'permute_input_channels',
+    'permute_output_channels', 'plan_gathering', 'run_deploy_pipeline', 'shuffle_groups',
+    'upsample_bilinear', 'weighting_mlp'
 ]
