@@ -331,7 +331,7 @@ def test_every_peer_runtime_is_declared_and_every_row_splits_back():
 
 def test_cpu_run_times_every_row_and_reports_the_ones_that_failed(tmp_path):
     """The CPU run on two stand-in models under the baseline's and the deploy form's names,
-    with ONNX Runtime and OpenVINO (f32 and bf16) on and a runtime that fails: every row
+    with ONNX Runtime, OpenVINO (f32, bf16, int8) and ncnn on and a runtime that fails: every row
     the peers ask for is timed in the one alternating loop (throughput where the runtime
     takes it), the failing row is named in the report instead of ending the run."""
     def broken(model, x, workdir):
@@ -341,11 +341,12 @@ def test_cpu_run_times_every_row_and_reports_the_ones_that_failed(tmp_path):
     failing = runtimes.Runtime('broken', ' broken', broken,
                                applies=lambda model: model == models.DEPLOYED)
     args = argparse.Namespace(rounds=4, throughput_rounds=1, batch=2, compile=False,
-                              aoti=False, onnx=True, openvino=True,
+                              aoti=False, onnx=True, openvino=True, ncnn=True,
                               out=str(tmp_path / 'cpu'))
     results = cpu.measure_cpu(built, args, (*runtimes.CPU_RUNTIMES, failing))
     rows = [f'{model}{suffix}' for suffix in ('', ' + torch.jit.trace', ' ONNX Runtime',
-                                               ' OpenVINO', ' OpenVINO bf16')
+                                               ' OpenVINO', ' OpenVINO bf16',
+                                               ' OpenVINO int8', ' ncnn')
             for model in built]
     assert list(results.latency) == rows
     assert all(len(samples) == 4 for samples in results.latency.values())

@@ -940,3 +940,52 @@ def test_openvino_tool_writes_a_checked_ir(kind, tmp_path):
     weights = [op.get_element_type() for op in model.get_ops()
                if op.get_type_name() == 'Constant' and len(op.get_output_partial_shape(0)) == 4]
     assert weights and all(t == ov.Type.f32 for t in weights)
+
+
+@pytest.mark.slow(seconds=15)
+@pytest.mark.parametrize('kind', ['heatmap', 'mmpose-rtmpose-t'])
+def test_ncnn_tool_writes_a_network_that_matches_pytorch(kind, tmp_path):
+    """``tools/export_ncnn.py``: pnnx's ncnn network of the deploy form, run by ncnn in
+    float32, matches PyTorch within 1e-4 of the outputs' magnitude (the tool's check),
+    both of RTMPose-t's outputs too. Before traces stopped summing in place, ncnn's
+    Lite-HRNet heatmaps were off by half their range."""
+    config, shape = (COCO_LITEHRNET_18, (128, 96)) if kind == 'heatmap' else \
+        (HEAD_KINDS[kind][0], (256, 192))
+    from mmpose_litehrnet.apis import resolve_config
+    ckpt = _random_checkpoint(resolve_config(config), str(tmp_path / 'ckpt.pth'))
+    out = str(tmp_path / 'net')
+    code, stdout = run_tool('export_ncnn', config, ckpt, '--shape', *map(str, shape),
+                            '--out', out, '--deploy')
+    assert code in (0, None), stdout[-3000:]
+    assert 'ncnn vs PyTorch max abs diff' in stdout
+    assert ('out0 = heatmaps;' if kind == 'heatmap' else 'out0 = simcc_x, out1 = simcc_y;') \
+        in stdout
+    assert osp.getsize(out + '.bin') > 1e5
+
+
+def test_traces_record_no_in_place_sums():
+    """A JIT trace (what pnnx converts) of a fusion records its sums as new values: pnnx
+    read a trace's ``add_`` as a new value while later nodes still read the old one.
+    Eager passes without gradients still sum in place."""
+    from mmpose_litehrnet.models import MultiResolutionFusion
+    fusion = randomize_(MultiResolutionFusion((8, 16, 32))).eval()
+    xs = [torch.randn(1, c, 16 >> i, 16 >> i) for i, c in enumerate((8, 16, 32))]
+
+    class Fuse(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fusion = fusion
+
+        def forward(self, a, b, c):
+            return tuple(self.fusion([a, b, c]))
+
+    with torch.no_grad():
+        kinds = {node.kind() for node in torch.jit.trace(Fuse(), tuple(xs)).inlined_graph.nodes()}
+        expected = fusion(xs)
+    assert 'aten::add' in kinds and 'aten::add_' not in kinds
+    from mmpose_litehrnet.models.layers import writes_in_place
+    with torch.no_grad():
+        assert writes_in_place()
+    traced = torch.jit.trace(Fuse(), tuple(xs))
+    for e, a in zip(expected, traced(*xs)):
+        torch.testing.assert_close(a, e)

@@ -1,6 +1,7 @@
 """Latency, throughput and training-step time of Lite-HRNet against its peers, in one run.
 
-    python tools/benchmark.py [--rounds 20] [--compile] [--aoti] [--onnx] [--openvino]  # CPU
+    python tools/benchmark.py [--rounds 20] [--compile] [--aoti] [--onnx] [--openvino]
+        [--ncnn]  # CPU
     python tools/benchmark.py --device cuda [--compile]                   # a GPU
 
 All models are top-down pose models (backbone + heatmap head, 17 keypoints) at 256x192
@@ -9,7 +10,7 @@ medians are reported with ratios to MMPose's built-in Lite-HRNet-18 (same weight
 ours). On the CPU: fp32 batch-1 latency, batch-32 throughput, a training step, the share
 of time in convolutions, the deploy forms traced to TorchScript, optionally
 ``torch.compile`` (``compile_for_cpu_inference``, batch 1), AOTInductor (batch 1), ONNX
-Runtime and OpenVINO (f32 and bf16) rows; writes ``docs/benchmark.md`` and ``.png``. On
+Runtime, OpenVINO (f32, bf16 and int8) and ncnn rows; writes ``docs/benchmark.md`` and ``.png``. On
 a GPU: batch-1 latency and batch-64 throughput in fp32 and fp16, eager and replayed as
 CUDA graphs, optionally ``torch.compile``, and a training step; writes
 ``docs/benchmark_gpu.md`` and ``.png``, with what it measured before a SIGTERM
@@ -53,7 +54,9 @@ def main() -> None:
                              'and fp16 batch 1, measured first)')
     parser.add_argument('--onnx', action='store_true', help='also ONNX Runtime (CPU only)')
     parser.add_argument('--openvino', action='store_true',
-                        help="also OpenVINO's CPU plugin, f32 and bf16 (CPU only)")
+                        help="also OpenVINO's CPU plugin, f32, bf16 and int8 (CPU only)")
+    parser.add_argument('--ncnn', action='store_true',
+                        help='also ncnn, float32, through pnnx (CPU only)')
     parser.add_argument('--aoti', action='store_true',
                         help='also AOTInductor packages of LHR-18 deploy, MobileNetV2 and '
                              'RTMPose (CPU only, batch 1)')

@@ -15,9 +15,7 @@ that changed random-weight heatmaps by 15% (relative L2) here, and RTMPose-t's l
 by 12%; set ``INFERENCE_PRECISION_HINT`` to ``f32`` unless bfloat16's accuracy has been
 measured for the model (docs/export.md).
 """
-import os.path as osp
 import sys
-import tempfile
 
 import torch
 
@@ -37,7 +35,7 @@ def main() -> int:
     args = parser.parse_args()
     import openvino as ov
 
-    from mmpose_litehrnet.deploy import export_onnx
+    from mmpose_litehrnet.deploy import convert_openvino
     h, w = args.shape
     config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
     if config is None:
@@ -48,11 +46,8 @@ def main() -> int:
     example = torch.randn(1, 3, h, w, generator=gen)
     with torch.no_grad():
         names = output_names(config, model(example))
-    with tempfile.TemporaryDirectory() as work:
-        onnx_file = osp.join(work, 'model.onnx')
-        export_onnx(model, example, onnx_file, output_names=names)
-        # Weights kept float32 (save_model compresses them to float16 by default).
-        ov.save_model(ov.convert_model(onnx_file), out, compress_to_fp16=False)
+    # Weights kept float32 (save_model compresses them to float16 by default).
+    ov.save_model(convert_openvino(model, example, names), out, compress_to_fp16=False)
     compiled = ov.Core().compile_model(out, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
     request = compiled.create_infer_request()
 

@@ -3,11 +3,16 @@ maths, then the CPU kernels and the ahead-of-time compiled backbone), with the e
 functions and the deploy form's layers re-exported under the names users import from
 here."""
 from ..export import (
+    INT8_RECIPES,
     compile_aot_package,
     compile_for_cpu_inference,
+    convert_openvino,
+    export_ncnn,
     export_onnx,
     load_aot_package,
     load_torchscript,
+    ncnn_runner,
+    quantize_openvino,
     trace_torchscript,
 )
 from ..models import TensorForward
@@ -22,7 +27,8 @@ from .pipeline import switch_to_deploy
 
 install_deploy_pipeline(switch_to_deploy)
 
-__all__ = ['AOTBackbone', 'MatmulConv1x1', 'TensorForward', 'aot_cache_dir',
+__all__ = ['AOTBackbone', 'INT8_RECIPES', 'MatmulConv1x1', 'TensorForward', 'aot_cache_dir',
            'channels_last_device_types', 'compile_aot_package', 'compile_for_cpu_inference',
-           'default_aot_cache_dir', 'export_onnx', 'fold_conv_bn', 'load_aot_package',
-           'load_torchscript', 'switch_to_deploy', 'trace_torchscript']
+           'convert_openvino', 'default_aot_cache_dir', 'export_ncnn', 'export_onnx',
+           'fold_conv_bn', 'load_aot_package', 'load_torchscript', 'ncnn_runner',
+           'quantize_openvino', 'switch_to_deploy', 'trace_torchscript']

@@ -188,9 +188,10 @@ class Peer:
 
 #: Runtimes that every compared model runs in: traced, compiled, exported.
 EXPORTED = frozenset({'torch.jit.trace', 'torch.compile', 'AOTInductor', 'ONNX Runtime',
-                      'OpenVINO', 'OpenVINO bf16'})
-#: OpenVINO runs the deploy form's operators: its file is the same with or without kernels.
-OPENVINO = frozenset({'OpenVINO', 'OpenVINO bf16'})
+                      'OpenVINO', 'OpenVINO bf16', 'OpenVINO int8', 'ncnn'})
+#: OpenVINO and ncnn run the deploy form's operators: their files are the same with or
+#: without kernels.
+OPENVINO = frozenset({'OpenVINO', 'OpenVINO bf16', 'OpenVINO int8', 'ncnn'})
 
 
 def _deploy(source: str, **kwargs) -> Callable[[Built], nn.Module]:

@@ -142,20 +142,28 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
 def openvino_fn(model: nn.Module, x: torch.Tensor, workdir: str,
                 precision: str = 'f32') -> Call:
     """OpenVINO's CPU plugin on ``model`` exported to ONNX at ``x``'s shape (ONNX's
-    operators only: OpenVINO knows no custom node of ours), with ``precision`` as its
-    inference precision hint (``f32``, or ``bf16``, its default on CPUs with AVX-512 BF16
-    or AMX), on as many threads as torch; checks f32 against PyTorch within 1e-4 of the
-    outputs' magnitude, bf16 only for garbage (relative L2 error below 0.5: bfloat16
+    operators only: OpenVINO knows no custom node of ours; channel shuffles folded), on as
+    many threads as torch. ``precision``: ``f32`` or ``bf16`` (its inference precision
+    hint; bf16 is its default on CPUs with AVX-512 BF16 or AMX), or ``int8``: NNCF's
+    post-training quantization (:func:`~mmpose_litehrnet.deploy.quantize_openvino`, the
+    ``lite-hrnet`` recipe) calibrated on ``x`` and 7 noisy copies of it, run with the
+    f32 hint (its latency, not its accuracy: ``tools/quantize_openvino.py`` measures AP
+    with real calibration images). Checks f32 against PyTorch within 1e-4 of the outputs'
+    magnitude, bf16 and int8 only for garbage (relative L2 error below 0.5: bfloat16
     changed random-weight outputs by 10-17% here)."""
     import numpy as np
     import openvino as ov
 
-    from mmpose_litehrnet.deploy import export_onnx
-    path = _export_path(workdir, model, x, f'{precision}.onnx')
-    export_onnx(model, x, path)
-    compiled = ov.Core().compile_model(path, 'CPU', {
-        'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
-        'INFERENCE_NUM_THREADS': torch.get_num_threads()})
+    from mmpose_litehrnet.deploy import convert_openvino, quantize_openvino
+    converted = convert_openvino(model, x)
+    if precision == 'int8':
+        gen = torch.Generator().manual_seed(0)
+        calibration = [x.numpy()] + [(x + 0.1 * torch.randn(x.shape, generator=gen)).numpy()
+                                     for _ in range(7)]
+        converted = quantize_openvino(converted, calibration)
+    compiled = ov.Core().compile_model(converted, 'CPU', {
+        'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32',
+        'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_NUM_THREADS': torch.get_num_threads()})
     request = compiled.create_infer_request()
     feed = {0: x.numpy()}
     with torch.no_grad():
@@ -166,8 +174,25 @@ def openvino_fn(model: nn.Module, x: torch.Tensor, workdir: str,
         if diff > 1e-4 * max(1.0, float(np.abs(expected).max())):
             raise RuntimeError(f'OpenVINO differs from PyTorch by {diff:.2e}')
     elif np.linalg.norm(actual - expected) > 0.5 * np.linalg.norm(expected):
-        raise RuntimeError('OpenVINO bf16 is more than 50% off PyTorch')
+        raise RuntimeError(f'OpenVINO {precision} is more than 50% off PyTorch')
     return lambda: request.infer(feed)
+
+
+def ncnn_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
+    """ncnn on ``model`` converted by pnnx at one image of ``x``'s shape
+    (:func:`~mmpose_litehrnet.deploy.export_ncnn`), in float32, as many threads as torch;
+    a batch is one extraction per image, as ncnn runs it. Checks against PyTorch within
+    1e-4 of the outputs' magnitude."""
+    from mmpose_litehrnet.deploy import export_ncnn, ncnn_runner
+    path = _export_path(workdir, model, x, 'ncnn')
+    export_ncnn(model, x[:1], path)
+    run = ncnn_runner(path, num_threads=torch.get_num_threads())
+    with torch.no_grad():
+        expected = model(x[:1])
+    diff = float((run(x[:1])[0].reshape(expected.shape) - expected).abs().max())
+    if diff > 1e-4 * max(1.0, float(expected.abs().max())):
+        raise RuntimeError(f'ncnn differs from PyTorch by {diff:.2e}')
+    return lambda: run(x)
 
 
 def capture_cuda_graph(model: nn.Module,
@@ -241,6 +266,10 @@ CPU_RUNTIMES: Tuple[Runtime, ...] = (
     Runtime('OpenVINO bf16', ' OpenVINO bf16',
             lambda model, x, workdir: openvino_fn(model, x, workdir, 'bf16'),
             option='openvino'),
+    Runtime('OpenVINO int8', ' OpenVINO int8',
+            lambda model, x, workdir: openvino_fn(model, x, workdir, 'int8'),
+            option='openvino'),
+    Runtime('ncnn', ' ncnn', ncnn_fn, option='ncnn'),
 )
 
 #: The GPU modes, in the table's order: eager, the forward pass replayed as a CUDA graph,

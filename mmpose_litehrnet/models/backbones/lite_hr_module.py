@@ -1,7 +1,6 @@
 """One high-resolution module: blocks on every branch, then fusion."""
 from typing import List, Optional, Sequence
 
-import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -12,7 +11,7 @@ from ..blocks import (
     MultiResolutionFusion,
     ShuffleUnit,
 )
-from ..layers import Accelerated
+from ..layers import Accelerated, writes_in_place
 
 __all__ = ['LiteHRModule', 'MODULE_TYPES']
 
@@ -21,11 +20,12 @@ MODULE_TYPES = ('LITE', 'NAIVE')
 
 
 class _FusionReLU(nn.ReLU):
-    """``nn.ReLU()`` after the fusion, in place when no gradient is recorded: the fusion's
-    outputs are new tensors of the module, read by nothing else."""
+    """``nn.ReLU()`` after the fusion, in place where the pass may write in place
+    (:func:`~..layers.writes_in_place`): the fusion's outputs are new tensors of the
+    module, read by nothing else."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x, inplace=not torch.is_grad_enabled())
+        return F.relu(x, inplace=writes_in_place())
 
 
 class LiteHRModule(Accelerated, nn.Module):

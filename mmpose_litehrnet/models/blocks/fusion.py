@@ -1,12 +1,11 @@
 """Multi-resolution fusion and the transitions that add branches."""
 from typing import List, Optional, Sequence
 
-import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from torch import Tensor
 
-from ..layers import Accelerated, NearestResize, default_norm_cfg, is_exporting_onnx
+from ..layers import Accelerated, NearestResize, default_norm_cfg, writes_in_place
 
 __all__ = ['FUSION_MODES', 'MultiResolutionFusion', 'Transition']
 
@@ -117,7 +116,7 @@ class MultiResolutionFusion(nn.ModuleList):
         # Paths add into the running sum (``into``), in the released order of additions.
         # With no gradient to record, each sum is accumulated in place once it is a new
         # tensor of this module (never an input): fewer large allocations per fusion.
-        in_place = not torch.is_grad_enabled() and not is_exporting_onnx()
+        in_place = writes_in_place()
         sizes = [x.shape[-2:] for x in xs]
         if self.mode == 'hrnet':
             outs = []

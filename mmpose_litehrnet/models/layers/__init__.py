@@ -35,7 +35,13 @@ from .layout import channels_last_device_types, is_channels_last
 from .matmul_conv import MatmulConv1x1
 from .pooling import adaptive_average_by_products, global_average
 from .resize import NearestResize, add_nearest, mul_nearest, upsample_bilinear
-from .tracing import is_exporting_onnx, matmuls_in_onnx_export, onnx_export_records_matmuls
+from .tracing import (
+    is_exporting_onnx,
+    matmuls_in_onnx_export,
+    onnx_export_records_matmuls,
+    portable_trace,
+    writes_in_place,
+)
 
 __all__ = [
     'Accelerated', 'Accelerator', 'ConvNormAct', 'DeployPipeline', 'DepthwiseSeparableConv',
@@ -45,7 +51,7 @@ __all__ = [
     'cut_points', 'default_norm_cfg', 'deform_conv2d', 'fold_batch_norms', 'fold_conv_bn',
     'folded_weighting_mlp', 'global_average', 'install_deploy_pipeline', 'is_channels_last',
     'is_exporting_onnx', 'is_folded_block', 'is_folded_conv', 'matmuls_in_onnx_export',
-    'mul_nearest', 'onnx_export_records_matmuls', 'permute_input_channels',
+    'mul_nearest', 'onnx_export_records_matmuls', 'portable_trace', 'permute_input_channels',
     'permute_output_channels', 'plan_gathering', 'run_deploy_pipeline', 'shuffle_groups',
-    'upsample_bilinear', 'weighting_mlp'
+    'upsample_bilinear', 'weighting_mlp', 'writes_in_place'
 ]
