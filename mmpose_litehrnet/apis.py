@@ -133,21 +133,35 @@ UNEXPORTABLE_HEADS = {
 }
 
 
-def refuse_unexportable(config: Any) -> Optional[str]:
-    """Why ``config``'s model cannot be exported (an error line), or None."""
+_DEKR_IN_NCNN = ('its offsets and deformable sampling reshape to 5-D tensors (9 kernel '
+                 'points x 2 coordinates per pixel), and ncnn holds at most 4-D ones')
+
+#: Per runtime, heads whose graph that runtime cannot hold, and why.
+UNEXPORTABLE_HEADS_IN = {
+    'ncnn': {'DEKRHead': _DEKR_IN_NCNN, 'GridSampleDEKRHead': _DEKR_IN_NCNN},
+}
+
+
+def refuse_unexportable(config: Any, runtime: str = '') -> Optional[str]:
+    """Why ``config``'s model cannot be exported (an error line), for ``runtime`` where
+    given, or None."""
     head = _head_type(config)
     if head in UNEXPORTABLE_HEADS:
         return f'error: {head} cannot be exported: {UNEXPORTABLE_HEADS[head]}'
+    if head in UNEXPORTABLE_HEADS_IN.get(runtime, {}):
+        return (f'error: {head} cannot be exported to {runtime}: '
+                f'{UNEXPORTABLE_HEADS_IN[runtime][head]}')
     return None
 
 
-def export_config(config: str) -> Any:
+def export_config(config: str, runtime: str = '') -> Any:
     """``config`` (a path or ``scope::path``, see :func:`resolve_config`) read as an
-    ``mmengine.Config`` for an export tool; None, after an error line saying why, where
-    its model cannot be exported (:func:`refuse_unexportable`)."""
+    ``mmengine.Config`` for an export tool (to ``runtime``, where it matters); None,
+    after an error line saying why, where its model cannot be exported
+    (:func:`refuse_unexportable`)."""
     from mmengine.config import Config
     cfg = Config.fromfile(resolve_config(config))
-    refused = refuse_unexportable(cfg)
+    refused = refuse_unexportable(cfg, runtime)
     if refused:
         print(refused, file=sys.stderr)
         return None

@@ -6,21 +6,25 @@
 Each config gets a checkpoint of its randomly initialised model (written to a temporary
 folder) and is exported at its own input size (top-down models: the codec's; bottom-up
 128x128; segmentors 256x512), in the deploy form and, unless --deploy-only, the
-training form, by each tool in a process of its own; each tool checks its runtime
+training form, by each tool (in this process: the imports paid once); each tool checks its runtime
 against PyTorch (see the tools). AOTInductor packages the deploy form with the CPU
 kernels (``--cpu-kernels``: seconds; the training form, minutes to compile, is not
-run). A cell says ``ok``, ``refused`` (CID: by design, see ``tools/export_onnx.py``),
+run). A cell says ``ok``, ``refused`` (with the reason under the table: CID by every tool,
+DEKR by ncnn),
 ``-`` (not run) or ``FAILED`` with the tool's last line. Exits non-zero if any failed.
 About a minute per config and form on 2 cores.
 """
 import argparse
+import contextlib
 import fnmatch
+import importlib.util
+import io
 import os
 import os.path as osp
-import subprocess
 import sys
 import tempfile
-from typing import List, Tuple
+from typing import Callable, List, Optional, Tuple
+from unittest import mock
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TOOLS = ('export_onnx', 'export_torchscript', 'export_aoti', 'export_openvino',
@@ -70,22 +74,39 @@ def random_checkpoint(config: str, path: str) -> None:
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
+def _tool_main(tool: str) -> Callable[[], Optional[int]]:
+    spec = importlib.util.spec_from_file_location(f'tools_{tool}',
+                                                  osp.join(ROOT, 'tools', f'{tool}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
 def run_tool(tool: str, config: str, ckpt: str, shape: Tuple[int, int], out: str,
              deploy: bool) -> Tuple[str, str]:
-    argv = [sys.executable, osp.join(ROOT, 'tools', f'{tool}.py'), config, ckpt,
-            '--shape', str(shape[0]), str(shape[1]), '--out', out]
+    """Runs ``tools/<tool>.py`` in this process (the imports paid once): its status and
+    last line."""
+    argv = [tool, config, ckpt, '--shape', str(shape[0]), str(shape[1]), '--out', out]
     if tool == 'export_aoti':
         if not deploy:
             return '-', ''
         argv.append('--cpu-kernels')
-    done = subprocess.run(argv + (['--deploy'] if deploy else []), capture_output=True,
-                          text=True, cwd=ROOT)
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    printed, errors = io.StringIO(), io.StringIO()
+    with mock.patch.object(sys, 'argv', argv + (['--deploy'] if deploy else [])), \
+            contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        try:
+            code = _tool_main(tool)()
+        except SystemExit as exit_info:
+            code = exit_info.code
+        except Exception as error:  # noqa: BLE001  (a failed export is a cell, not the end)
+            code, errors = 1, io.StringIO(f'{type(error).__name__}: {error}')
+    lines = [line for line in (printed.getvalue() + errors.getvalue()).splitlines()
+             if line.strip() and 'Warning' not in line]
     last = lines[-1] if lines else ''
-    if done.returncode == 0:
+    if code in (0, None):
         return 'ok', last
-    if done.returncode == 2 and 'cannot be exported' in done.stderr:
-        return 'refused', last
+    if code == 2 and 'cannot be exported' in errors.getvalue():
+        return 'refused', errors.getvalue().strip().splitlines()[-1]
     return 'FAILED', last
 
 
@@ -97,7 +118,7 @@ def main() -> int:
     args = parser.parse_args()
     configs = [c for c in zoo_configs() if fnmatch.fnmatch(osp.relpath(c, ROOT), args.configs)
                or fnmatch.fnmatch(c, args.configs)]
-    failed = 0
+    failed, reasons = 0, set()
     print('| config | form | ' + ' | '.join(args.tools) + ' |')
     print('|---|---|' + '---|' * len(args.tools))
     with tempfile.TemporaryDirectory() as work:
@@ -111,10 +132,14 @@ def main() -> int:
                     out = osp.join(work, 'model' + SUFFIX[tool])
                     status, last = run_tool(tool, config, ckpt, shape, out, deploy)
                     failed += status == 'FAILED'
+                    if status == 'refused':
+                        reasons.add(last)
                     cells.append(status if status != 'FAILED' else f'FAILED: {last[-120:]}')
                 name = osp.relpath(config, osp.join(ROOT, 'configs'))
                 print(f'| {name} {shape[0]}x{shape[1]} | {"deploy" if deploy else "training"} '
                       f'| ' + ' | '.join(cells) + ' |', flush=True)
+    for reason in sorted(reasons):
+        print(f'\nRefused: {reason}')
     return 1 if failed else 0
 
 

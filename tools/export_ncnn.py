@@ -13,7 +13,8 @@ Lite-HRNet modules' channel shuffles are folded into the weights, as in the ONNX
 (ncnn ran Lite-HRNet-18 no faster with it). The check runs ncnn in float32 (its float16
 and bfloat16 storage and arithmetic off: set the same ``net.opt`` fields) and exits
 non-zero if it differs from PyTorch by more than --atol (times the outputs' largest
-magnitude where that is above 1).
+magnitude where that is above 1). CID is refused, as by every tool, and DEKR here: its
+head's offsets are 5-D tensors, which ncnn does not hold.
 """
 import sys
 
@@ -37,7 +38,7 @@ def main() -> int:
     args = parser.parse_args()
     from mmpose_litehrnet.deploy import export_ncnn, ncnn_runner
     h, w = args.shape
-    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
+    config = export_config(args.config, 'ncnn')  # read once (an MMSeg config: ~0.7 s)
     if config is None:
         return 2
     model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
