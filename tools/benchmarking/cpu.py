@@ -16,7 +16,7 @@ from .models import BASE, DEPLOYED, DEPLOYED_AOT, MOBILENET, RTMPOSE_T, SHAPE, T
 from .plots import plot, plot_accuracy
 from .profiling import compiled_conv_share, conv_share
 from .reports import ratio, training_lines
-from .runtimes import CPU_RUNTIMES, Runtime, forward_fn, timed_prepare
+from .runtimes import CPU_RUNTIMES, Runtime, forward_fn, split_runtime, timed_prepare
 from .timing import (
     alternate,
     alternate_samples,
@@ -114,11 +114,29 @@ def cpu_targets(latency: Dict[str, float], train_ratio: Optional[str],
                   if runtime.row(DEPLOYED) in latency and runtime.row(peer) in latency]
         if versus:
             parts.append(f'{target}ms, ours vs it, same runtime): ' + '; '.join(versus))
+    best = best_against_best(latency)
+    if best:
+        parts.append(best)
     if DEPLOYED_AOT in latency and RTMPOSE_T in latency:
         parts.append(f'as MMPose runs each (ours with SwitchToDeployHook(aot=True), '
                      f'{RTMPOSE_T} eager): {latency[DEPLOYED_AOT] * 1e3:.1f} vs '
                      f'{latency[RTMPOSE_T] * 1e3:.1f} ms')
     return 'Targets (issue 5): ' + ('; '.join(parts) or 'none measured in this subset') + '.'
+
+
+def best_against_best(latency: Dict[str, float]) -> str:
+    """Our Lite-HRNet-18 deploy form's fastest row (any runtime, with or without the
+    kernels) against RTMPose-t's fastest, batch-1 latency; '' if either is missing."""
+    def fastest(model: str) -> Optional[Tuple[str, float]]:
+        rows = [(row, t) for row, t in latency.items()
+                if split_runtime(row)[0].startswith(model)]
+        return min(rows, key=lambda item: item[1]) if rows else None
+
+    ours, peer = fastest(DEPLOYED), fastest(RTMPOSE_T)
+    if ours is None or peer is None:
+        return ''
+    return (f'best against best (batch 1): {ours[0]} {ours[1] * 1e3:.1f} ms vs {peer[0]} '
+            f'{peer[1] * 1e3:.1f} ms, {ours[1] / peer[1]:.2f}x')
 
 
 def noise_line(samples: Dict[str, List[float]]) -> str:
@@ -147,9 +165,15 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
         + (' "ONNX Runtime": `export_onnx` (ours with its CPU kernels as custom nodes, '
            '`(operators)` without), run by a session with `add_ort_kernels`.'
            if 'ONNX Runtime' in runtimes else '')
-        + (' "OpenVINO": `export_onnx` (ONNX\'s operators only, for every model) on '
+        + (' "OpenVINO": `export_onnx` (ONNX\'s operators only, for every model; ours with '
+           'its channel shuffles folded) on '
            "OpenVINO's CPU plugin, `INFERENCE_PRECISION_HINT` f32; \"OpenVINO bf16\": bf16, "
-           'its default on CPUs with AVX-512 BF16 or AMX.' if 'OpenVINO' in runtimes else '')
+           'its default on CPUs with AVX-512 BF16 or AMX; "OpenVINO int8": NNCF\'s '
+           'post-training quantization (`quantize_openvino`, the `lite-hrnet` recipe), '
+           'calibrated on the input and noisy copies: its latency, not its accuracy.'
+           if 'OpenVINO' in runtimes else '')
+        + (' "ncnn": `export_ncnn` (pnnx), float32, one extraction per image.'
+           if 'ncnn' in runtimes else '')
         + ' "+ torch.jit.trace": `trace_torchscript` (ours with its CPU kernels, '
           '`(operators)` without).',
         '', '| model | FLOPs (paper) | batch-1 latency (ms) | ratio | '

@@ -29,18 +29,20 @@ def plot(path: str, title: str, flops: Dict[str, int], latency: Dict[str, float]
 
 def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]:
     """Published COCO AP against measured batch-1 latency, a point per row (model and
-    runtime) whose model has a published AP: a colour per model, a marker per runtime,
-    both in the legend; returns the report's lines on it."""
+    runtime) whose model has a published AP, in float32 (a bfloat16 or INT8 row's AP is
+    not the published one): a colour per model, a marker per runtime, both in the
+    legend; returns the report's lines on it."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 5.5))
-    rows = {key: split_runtime(key) for key in latency}
+    rows = {key: split_runtime(key) for key in latency
+            if not key.endswith((' bf16', ' int8'))}
     published = {key: published_ap(model) for key, (model, _) in rows.items()}
     published = {key: found for key, found in published.items() if found is not None}
     colours = {model: f'C{i}' for i, model in
                enumerate(dict.fromkeys(rows[key][0] for key in published))}
-    markers = dict(zip(dict.fromkeys(rows[key][1] for key in published), 'osD^vxP*'))
+    markers = dict(zip(dict.fromkeys(rows[key][1] for key in published), 'osD^vxP*<>hpd'))
     for key, (ap, _) in published.items():
         model, runtime = rows[key]
         ax.scatter(latency[key] * 1e3, ap * 100, color=colours[model], marker=markers[runtime],
@@ -62,4 +64,5 @@ def plot_accuracy(path: str, title: str, latency: Dict[str, float]) -> List[str]
     return [f'Accuracy against latency: [`{osp.basename(path)}`]({osp.basename(path)}); '
             'published COCO val AP (256x192) per model, from '
             + '; '.join(sorted({f'{ap * 100:.1f} {source}'
-                                for ap, source in published.values()})) + '.']
+                                for ap, source in published.values()}))
+            + '. Rows in bfloat16 or INT8 are left out: their AP is not the published one.']
