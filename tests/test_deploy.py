@@ -917,6 +917,16 @@ def test_export_tools_refuse_cid(tool, capsys):
     assert 'CIDHead cannot be exported: its forward finds the people' in capsys.readouterr().err
 
 
+def test_ncnn_tool_refuses_dekr(capsys):
+    """DEKR's head reshapes its offsets to 5-D tensors, which ncnn does not hold: the ncnn
+    tool refuses it, saying why, before building anything (the other tools export it)."""
+    config = _zoo_config(HEAD_KINDS['dekr'][0])
+    code, _ = run_tool('export_ncnn', config, 'no-checkpoint.pth', '--shape', '128', '128')
+    assert code == 2
+    assert 'GridSampleDEKRHead cannot be exported to ncnn: its offsets' in \
+        capsys.readouterr().err
+
+
 @pytest.mark.slow(seconds=12)
 @pytest.mark.parametrize('kind', ['heatmap', 'mmpose-rtmpose-t'])
 def test_openvino_tool_writes_a_checked_ir(kind, tmp_path):
