@@ -50,7 +50,7 @@ check_stack() {
 import importlib
 import mmcv
 import mmcv.ops  # compiled ops: fails when the wheel was built for another torch
-for name in ('mmdet', 'mmpose.models', 'mmseg.models', 'mmpose_litehrnet'):
+for name in ('mmdet', 'mmpose.models', 'mmseg.models', 'mmpose_litehrnet', 'pnnx'):
     importlib.import_module(name)
 assert mmcv.__version__ == '2.1.0', mmcv.__version__
 EOF
@@ -175,8 +175,11 @@ if ! mmcv_ok; then
 fi
 mmcv_ok || die "mmcv.ops does not import" "remove $VENV and run 'make setup' again; a cached mmcv built for another torch is the usual cause"
 
-say "installing mmpose $MMPOSE_VERSION (without chumpy) and this package"
+say "installing mmpose $MMPOSE_VERSION (without chumpy), pnnx and this package"
 "${PIP[@]}" install --no-deps "mmpose==$MMPOSE_VERSION"
+# pnnx requires only torch, unpinned: pip finds no torch that meets both that and the
+# constraint on the torch kept above (a local version such as 2.14.1+cu130).
+"${PIP[@]}" install --no-deps pnnx
 "${PIP[@]}" install --no-deps --no-build-isolation -e "$ROOT"
 
 install_ort_headers
