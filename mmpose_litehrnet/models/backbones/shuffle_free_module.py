@@ -94,7 +94,9 @@ class ShuffleFreeLiteHRModule(nn.Module):
         tile it."""
         points = self.cuts[branch].get(piece, ())
         spans = list(zip(points, points[1:]))
-        if points[:1] == (0, ) and points[-1:] == (x.shape[1], ) and all(
+        if spans == [(0, x.shape[1])]:
+            pieces[(piece, 0, x.shape[1])] = x
+        elif points[:1] == (0, ) and points[-1:] == (x.shape[1], ) and all(
                 (piece, s, e) in self.runs[branch] for s, e in spans):
             for (s, e), part in zip(spans, x.split([e - s for s, e in spans], dim=1)):
                 pieces[(piece, s, e)] = part
