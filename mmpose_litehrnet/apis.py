@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
            'is_segmentation_config', 'max_abs_difference', 'positive_int',
-           'as_outputs', 'check_line', 'describe_shapes', 'export_config', 'output_names',
+           'as_outputs', 'check_line', 'describe_shapes', 'export_config', 'export_model',
+           'output_names',
            'refuse_unexportable', 'resolve_config',
            'predict_and_draw']
 
@@ -166,6 +167,20 @@ def export_config(config: str, runtime: str = '') -> Any:
         print(refused, file=sys.stderr)
         return None
     return cfg
+
+
+def export_model(args: argparse.Namespace, kind: str, suffix: str,
+                 runtime: str = '') -> Optional[Tuple[Any, Any, str]]:
+    """What every export tool does first with its parsed :func:`export_argument_parser`
+    ``args``: its config read once (:func:`export_config`, for ``runtime``), the model
+    (:func:`init_tensor_model`, the deploy form with ``--deploy``) and where to write
+    (:func:`export_path` under ``work_dirs/<kind>``, ending ``_<suffix>``). None, after
+    the error line, where the model cannot be exported (the tools then exit with 2)."""
+    config = export_config(args.config, runtime)  # read once (an MMSeg config: ~0.7 s)
+    if config is None:
+        return None
+    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
+    return config, model, export_path(args.config, args.out, kind, suffix)
 
 
 def resolve_config(config: str) -> str:

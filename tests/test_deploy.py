@@ -511,12 +511,14 @@ def test_channels_last_input():
 
 
 def _random_checkpoint(config: str, path: str) -> str:
-    """Saves a checkpoint of ``config``'s model (pose or segmentation) with random weights
-    and calibrated norm statistics in the backbone; returns ``path``."""
+    """Saves a checkpoint of ``config``'s model (pose or segmentation; a path or
+    ``scope::path``) with random weights and calibrated norm statistics in the backbone;
+    returns ``path``."""
     from mmengine.config import Config
 
     from mmpose_litehrnet.analysis.complexity import build_model_from_config
-    model = build_model_from_config(Config.fromfile(config))
+    from mmpose_litehrnet.apis import resolve_config
+    model = build_model_from_config(Config.fromfile(resolve_config(config)))
     calibrate_(randomize_(model.backbone))
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)  # MMSeg needs meta
     return path
@@ -528,8 +530,9 @@ def _export(tool: str, config: str, shape: Sequence[int], tmp_path, *options: st
     ``shape`` (H, W) and ``options``; asserts it succeeded. Returns its stdout, the
     checkpoint and the exported file."""
     ckpt = _random_checkpoint(config, str(tmp_path / 'ckpt.pth'))
-    suffix = {'export_onnx': 'onnx', 'export_torchscript': 'pt', 'export_aoti': 'pt2'}[tool]
-    out = str(tmp_path / f'model.{suffix}')
+    suffix = {'export_onnx': '.onnx', 'export_torchscript': '.pt', 'export_aoti': '.pt2',
+              'export_openvino': '.xml', 'export_ncnn': ''}[tool]
+    out = str(tmp_path / f'model{suffix}')
     code, stdout = run_tool(tool, config, ckpt, '--shape', *map(str, shape), '--out', out,
                             *options)
     assert code in (0, None), stdout[-3000:]
@@ -879,14 +882,8 @@ def test_every_kind_of_head_exports(kind, tool, tmp_path):
     RTMPose head, RLE, bottom-up DEKR; heatmap heads are above) and MMPose's own
     RTMPose-t by its ``mmpose::`` config, deploy form: each output named (ONNX) and
     checked against PyTorch within 1e-4 of the outputs' largest magnitude."""
-    from mmpose_litehrnet.apis import resolve_config
     config, shape, outputs = HEAD_KINDS[kind]
-    config = _zoo_config(config)
-    ckpt = _random_checkpoint(resolve_config(config), str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / ('model.onnx' if tool == 'export_onnx' else 'model.pt'))
-    code, stdout = run_tool(tool, config, ckpt, '--shape', *map(str, shape), '--out', out,
-                            '--deploy')
-    assert code in (0, None), stdout[-3000:]
+    stdout, _, out = _export(tool, _zoo_config(config), shape, tmp_path, '--deploy')
     if tool == 'export_onnx':
         import onnx
         names = [o.name for o in onnx.load(out).graph.output]
@@ -937,12 +934,7 @@ def test_openvino_tool_writes_a_checked_ir(kind, tmp_path):
     import openvino as ov
     config, shape = (COCO_LITEHRNET_18, (128, 96)) if kind == 'heatmap' else \
         (HEAD_KINDS[kind][0], (256, 192))
-    from mmpose_litehrnet.apis import resolve_config
-    ckpt = _random_checkpoint(resolve_config(config), str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / 'model.xml')
-    code, stdout = run_tool('export_openvino', config, ckpt, '--shape', *map(str, shape),
-                            '--out', out, '--deploy')
-    assert code in (0, None), stdout[-3000:]
+    stdout, _, out = _export('export_openvino', config, shape, tmp_path, '--deploy')
     assert 'OpenVINO vs PyTorch max abs diff' in stdout
     model = ov.Core().read_model(out)
     assert [o.get_any_name() for o in model.outputs] == (
@@ -961,12 +953,7 @@ def test_ncnn_tool_writes_a_network_that_matches_pytorch(kind, tmp_path):
     Lite-HRNet heatmaps were off by half their range."""
     config, shape = (COCO_LITEHRNET_18, (128, 96)) if kind == 'heatmap' else \
         (HEAD_KINDS[kind][0], (256, 192))
-    from mmpose_litehrnet.apis import resolve_config
-    ckpt = _random_checkpoint(resolve_config(config), str(tmp_path / 'ckpt.pth'))
-    out = str(tmp_path / 'net')
-    code, stdout = run_tool('export_ncnn', config, ckpt, '--shape', *map(str, shape),
-                            '--out', out, '--deploy')
-    assert code in (0, None), stdout[-3000:]
+    stdout, _, out = _export('export_ncnn', config, shape, tmp_path, '--deploy')
     assert 'ncnn vs PyTorch max abs diff' in stdout
     assert ('out0 = heatmaps;' if kind == 'heatmap' else 'out0 = simcc_x, out1 = simcc_y;') \
         in stdout

@@ -61,16 +61,9 @@ def export_shape(config: str) -> Tuple[int, int]:
 def random_checkpoint(config: str, path: str) -> None:
     """The randomly initialised model of ``config`` saved as a checkpoint at ``path``."""
     import torch
-    from mmengine.config import Config
 
-    import mmpose_litehrnet  # noqa: F401  (registry)
-    from mmpose_litehrnet.apis import is_segmentation_config
-    cfg = Config.fromfile(config)
-    if is_segmentation_config(cfg):
-        from mmseg.apis import init_model
-    else:
-        from mmpose.apis import init_model
-    model = init_model(cfg, None, device='cpu')
+    from mmpose_litehrnet.apis import init_tensor_model
+    model = init_tensor_model(config, None).model
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 

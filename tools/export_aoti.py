@@ -27,9 +27,7 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
-        export_config,
-        export_path,
-        init_tensor_model,
+        export_model,
         max_abs_difference,
         positive_int,
     )
@@ -47,12 +45,11 @@ def main() -> int:
         parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
     from mmpose_litehrnet.deploy import compile_aot_package, load_aot_package
     (h, w), n = args.shape, args.batch
-    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
-    if config is None:
-        return 2
-    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
     size = f'{"N" if args.dynamic_batch else n}x{h}x{w}'
-    out = export_path(args.config, args.out, 'aoti', f'{size}.pt2')
+    loaded = export_model(args, 'aoti', f'{size}.pt2')
+    if loaded is None:
+        return 2
+    _, model, out = loaded
     seeds = torch.Generator().manual_seed(0)
     # Compiled at batch 2 when the batch is dynamic: a batch of 1 would be specialised.
     example = torch.randn(2 if args.dynamic_batch else n, 3, h, w, generator=seeds)

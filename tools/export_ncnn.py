@@ -26,9 +26,7 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
-        export_config,
-        export_path,
-        init_tensor_model,
+        export_model,
         max_abs_difference,
         output_names,
     )
@@ -38,11 +36,10 @@ def main() -> int:
     args = parser.parse_args()
     from mmpose_litehrnet.deploy import export_ncnn, ncnn_runner
     h, w = args.shape
-    config = export_config(args.config, 'ncnn')  # read once (an MMSeg config: ~0.7 s)
-    if config is None:
+    loaded = export_model(args, 'ncnn', f'{h}x{w}', runtime='ncnn')
+    if loaded is None:
         return 2
-    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
-    out = export_path(args.config, args.out, 'ncnn', f'{h}x{w}')
+    config, model, out = loaded
     gen = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, h, w, generator=gen)
     with torch.no_grad():

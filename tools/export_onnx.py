@@ -32,9 +32,7 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
-        export_config,
-        export_path,
-        init_tensor_model,
+        export_model,
         max_abs_difference,
         output_names,
     )
@@ -53,11 +51,10 @@ def main() -> int:
 
     from mmpose_litehrnet.deploy import export_onnx
     h, w = args.shape
-    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
-    if config is None:
+    loaded = export_model(args, 'onnx', f'{h}x{w}.onnx')
+    if loaded is None:
         return 2
-    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
-    out = export_path(args.config, args.out, 'onnx', f'{h}x{w}.onnx')
+    config, model, out = loaded
     gen = torch.Generator().manual_seed(0)
     # Traced at batch 2 when the batch is dynamic: a batch of 1 can be specialised away.
     example = torch.randn(2 if args.dynamic_batch else 1, 3, h, w, generator=gen)

@@ -25,9 +25,7 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
-        export_config,
-        export_path,
-        init_tensor_model,
+        export_model,
         max_abs_difference,
         output_names,
     )
@@ -35,20 +33,19 @@ def main() -> int:
     args = parser.parse_args()
     import openvino as ov
 
-    from mmpose_litehrnet.deploy import convert_openvino
+    from mmpose_litehrnet.deploy import compile_openvino, convert_openvino
     h, w = args.shape
-    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
-    if config is None:
+    loaded = export_model(args, 'openvino', f'{h}x{w}.xml')
+    if loaded is None:
         return 2
-    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
-    out = export_path(args.config, args.out, 'openvino', f'{h}x{w}.xml')
+    config, model, out = loaded
     gen = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, h, w, generator=gen)
     with torch.no_grad():
         names = output_names(config, model(example))
     # Weights kept float32 (save_model compresses them to float16 by default).
     ov.save_model(convert_openvino(model, example, names), out, compress_to_fp16=False)
-    compiled = ov.Core().compile_model(out, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32'})
+    compiled = compile_openvino(out)
     request = compiled.create_infer_request()
 
     def run(x: torch.Tensor):

@@ -26,9 +26,7 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
-        export_config,
-        export_path,
-        init_tensor_model,
+        export_model,
         max_abs_difference,
         positive_int,
     )
@@ -43,11 +41,10 @@ def main() -> int:
         parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
     from mmpose_litehrnet.deploy import load_torchscript, trace_torchscript
     (h, w), n = args.shape, args.batch
-    config = export_config(args.config)  # read once (an MMSeg config takes ~0.7 s)
-    if config is None:
+    loaded = export_model(args, 'torchscript', f'{n}x{h}x{w}.pt')
+    if loaded is None:
         return 2
-    model = init_tensor_model(config, args.checkpoint, deploy=args.deploy)
-    out = export_path(args.config, args.out, 'torchscript', f'{n}x{h}x{w}.pt')
+    _, model, out = loaded
     seeds = torch.Generator().manual_seed(0)
     torch.jit.save(trace_torchscript(model, torch.randn(n, 3, h, w, generator=seeds),
                                      cpu_kernels=args.cpu_kernels), out)
