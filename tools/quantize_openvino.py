@@ -66,15 +66,10 @@ def calibration_inputs(cfg: Any, model: Any, split: str, images: str, samples: i
 
 def openvino_call(model: Any, precision: str = 'f32'
                   ) -> Callable[[np.ndarray], List[np.ndarray]]:
-    """The OpenVINO model compiled for the CPU with ``precision`` as its inference
-    precision hint (``f32``; ``bf16`` where the CPU has it), on as many threads as
-    torch, one image per call."""
-    import openvino as ov
-    compiled = ov.Core().compile_model(model, 'CPU', {
-        'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
-        'INFERENCE_NUM_THREADS': torch.get_num_threads(),
-        # Unpinned: pinned OpenVINO threads beside PyTorch's ran 2.5x slower here.
-        'ENABLE_CPU_PINNING': False})
+    """The OpenVINO model compiled with ``precision`` (``compile_openvino``), run one
+    image per call."""
+    from mmpose_litehrnet.deploy import compile_openvino
+    compiled = compile_openvino(model, precision)
     request = compiled.create_infer_request()
 
     def run(x: np.ndarray) -> List[np.ndarray]:
@@ -114,6 +109,7 @@ def evaluate(config: str, checkpoint: str, run: Callable, work_dir: str) -> Dict
 
 
 def main() -> int:
+    from mmpose_litehrnet.deploy import INT8_RECIPES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')
@@ -121,7 +117,7 @@ def main() -> int:
     parser.add_argument('--calib-split', choices=('train', 'val'), default='train')
     parser.add_argument('--calib-images', help='a glob of image files to calibrate on')
     parser.add_argument('--samples', type=int, default=300)
-    parser.add_argument('--recipe', choices=('lite-hrnet', 'default'), default='lite-hrnet')
+    parser.add_argument('--recipe', choices=sorted(INT8_RECIPES), default='lite-hrnet')
     parser.add_argument('--eval', action='store_true')
     parser.add_argument('--rounds', type=int, default=50)
     args = parser.parse_args()

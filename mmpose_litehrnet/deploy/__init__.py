@@ -6,6 +6,7 @@ from ..export import (
     INT8_RECIPES,
     compile_aot_package,
     compile_for_cpu_inference,
+    compile_openvino,
     convert_openvino,
     export_ncnn,
     export_onnx,
@@ -29,6 +30,6 @@ install_deploy_pipeline(switch_to_deploy)
 
 __all__ = ['AOTBackbone', 'INT8_RECIPES', 'MatmulConv1x1', 'TensorForward', 'aot_cache_dir',
            'channels_last_device_types', 'compile_aot_package', 'compile_for_cpu_inference',
-           'convert_openvino', 'default_aot_cache_dir', 'export_ncnn', 'export_onnx',
-           'fold_conv_bn', 'load_aot_package', 'load_torchscript', 'ncnn_runner',
+           'compile_openvino', 'convert_openvino', 'default_aot_cache_dir', 'export_ncnn',
+           'export_onnx', 'fold_conv_bn', 'load_aot_package', 'load_torchscript', 'ncnn_runner',
            'quantize_openvino', 'switch_to_deploy', 'trace_torchscript']

@@ -106,6 +106,19 @@ def aot_package(model: nn.Module, x: torch.Tensor, path: str) -> Callable:
     return package
 
 
+def check_close(runtime: str, actual: Any, expected: Any) -> None:
+    """Raises unless ``actual`` (an exported model's output) is within 1e-4 of PyTorch's
+    ``expected`` times the outputs' largest magnitude where that is above 1, as the
+    tests and the export tools compare (``apis.check_line``): RTMPose-s's SimCC logits
+    reach tens, where float32 rounding alone exceeds an absolute 1e-4."""
+    from mmpose_litehrnet.apis import check_line
+    actual, expected = torch.as_tensor(actual), torch.as_tensor(expected)
+    ok, words = check_line(runtime, float((actual - expected).abs().max()),
+                           float(expected.abs().max()), 1e-4)
+    if not ok:
+        raise RuntimeError(words)
+
+
 def _export_path(workdir: str, model: nn.Module, x: torch.Tensor, ext: str) -> str:
     return osp.join(workdir, f'model_{id(model)}_{x.shape[0]}.{ext}')
 
@@ -114,7 +127,6 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
     """ONNX Runtime (CPU) on ``model`` exported at ``x``'s shape, with our CPU kernels as
     custom nodes where the model calls them (the deploy form; ``(operators)`` has none)
     and their library loaded; checks it matches."""
-    import numpy as np
     import onnxruntime as ort
 
     from mmpose_litehrnet.deploy import export_onnx
@@ -130,12 +142,7 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
     feed = {'input': x.numpy()}
     with torch.no_grad():
         expected = model(x).numpy()
-    # Relative to the output's largest magnitude, as the tests compare: RTMPose-s's SimCC
-    # logits reach tens, where float32 rounding alone exceeds an absolute 1e-4.
-    diff = float(np.abs(session.run(None, feed)[0] - expected).max())
-    if diff > 1e-4 * max(1.0, float(np.abs(expected).max())):
-        raise RuntimeError(f'ONNX Runtime differs from PyTorch by {diff:.2e} (outputs up to '
-                           f'{float(np.abs(expected).max()):.2e})')
+    check_close('ONNX Runtime', session.run(None, feed)[0], expected)
     return lambda: session.run(None, feed)
 
 
@@ -152,30 +159,22 @@ def openvino_fn(model: nn.Module, x: torch.Tensor, workdir: str,
     magnitude, bf16 and int8 only for garbage (relative L2 error below 0.5: bfloat16
     changed random-weight outputs by 10-17% here)."""
     import numpy as np
-    import openvino as ov
 
-    from mmpose_litehrnet.deploy import convert_openvino, quantize_openvino
+    from mmpose_litehrnet.deploy import compile_openvino, convert_openvino, quantize_openvino
     converted = convert_openvino(model, x)
     if precision == 'int8':
         gen = torch.Generator().manual_seed(0)
         calibration = [x.numpy()] + [(x + 0.1 * torch.randn(x.shape, generator=gen)).numpy()
                                      for _ in range(7)]
         converted = quantize_openvino(converted, calibration)
-    # No CPU pinning: in a process that also runs PyTorch (every other row), OpenVINO's
-    # pinned threads made our model 2.5x slower here (29.6 against 11.9 ms per pass).
-    compiled = ov.Core().compile_model(converted, 'CPU', {
-        'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32',
-        'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_NUM_THREADS': torch.get_num_threads(),
-        'ENABLE_CPU_PINNING': False})
+    compiled = compile_openvino(converted, 'bf16' if precision == 'bf16' else 'f32')
     request = compiled.create_infer_request()
     feed = {0: x.numpy()}
     with torch.no_grad():
         expected = model(x).numpy()
     actual = request.infer(feed)[compiled.outputs[0]]
     if precision == 'f32':
-        diff = float(np.abs(actual - expected).max())
-        if diff > 1e-4 * max(1.0, float(np.abs(expected).max())):
-            raise RuntimeError(f'OpenVINO differs from PyTorch by {diff:.2e}')
+        check_close('OpenVINO', actual, expected)
     elif np.linalg.norm(actual - expected) > 0.5 * np.linalg.norm(expected):
         raise RuntimeError(f'OpenVINO {precision} is more than 50% off PyTorch')
     return lambda: request.infer(feed)
@@ -192,9 +191,7 @@ def ncnn_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
     run = ncnn_runner(path, num_threads=torch.get_num_threads())
     with torch.no_grad():
         expected = model(x[:1])
-    diff = float((run(x[:1])[0].reshape(expected.shape) - expected).abs().max())
-    if diff > 1e-4 * max(1.0, float(expected.abs().max())):
-        raise RuntimeError(f'ncnn differs from PyTorch by {diff:.2e}')
+    check_close('ncnn', run(x[:1])[0].reshape(expected.shape), expected)
     return lambda: run(x)
 
 

@@ -10,6 +10,7 @@ from ..layers import (
     ConvNormAct,
     Reparameterizable,
     adaptive_average_by_products,
+    concatenated_order,
     default_norm_cfg,
     folded_weighting_mlp,
     is_channels_last,
@@ -70,11 +71,9 @@ class CrossResolutionWeighting(Reparameterizable, nn.Module):
     def permute_channels(self, orders: Sequence[Sequence[int]]) -> None:
         """Reorders the weights, in place, so that branch i's channels are taken and
         weighted in ``orders[i]`` (channel ``j`` is channel ``orders[i][j]``)."""
-        offsets = [sum(self.channels[:i]) for i in range(len(self.channels))]
-        for order, start in zip(orders, offsets):
-            permute_input_channels(self.conv1.conv.weight, order, start)
-        permute_output_channels(
-            self.conv2, [start + k for order, start in zip(orders, offsets) for k in order])
+        order = concatenated_order(orders)
+        permute_input_channels(self.conv1.conv.weight, order)
+        permute_output_channels(self.conv2, order)
 
     @staticmethod
     def _pool(x: Tensor, size: List[int], source: Optional[Tensor] = None) -> Tensor:

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..layers import (
     ConvNormAct,
+    concatenated_order,
     global_average,
     permute_input_channels,
     permute_output_channels,
@@ -108,11 +109,9 @@ class BlockDiagonalSpatialWeighting(nn.Module):
     def permute_channels(self, orders: Sequence[Sequence[int]]) -> None:
         """Reorders the weights, in place, for branch i's channels in ``orders[i]``
         (channel ``j`` is channel ``orders[i][j]``)."""
-        offsets = [sum(self.channels[:i]) for i in range(len(self.channels))]
-        index = torch.as_tensor(
-            [start + k for order, start in zip(orders, offsets) for k in order],
-            device=self.weight1.device)
-        self.weight1.copy_(self.weight1[:, index])
+        order = concatenated_order(orders)
+        permute_input_channels(self.weight1, order)
+        index = torch.as_tensor(order, device=self.weight2.device)
         self.weight2.copy_(self.weight2[index])
         self.bias2.copy_(self.bias2[index])
 

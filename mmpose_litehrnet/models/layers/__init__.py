@@ -7,6 +7,7 @@ from .accelerated import (
 )
 from .channel_order import (
     Gathering,
+    concatenated_order,
     cut_points,
     permute_input_channels,
     permute_output_channels,
@@ -48,10 +49,11 @@ __all__ = [
     'Gathering', 'GridSampleDeformConv2d', 'MatmulConv1x1', 'NearestResize',
     'Reparameterizable', 'adaptive_average_by_products', 'add_nearest', 'as_matmul_conv',
     'channel_shuffle', 'channels_last_device_types', 'checkpoint_if', 'concat_shuffle',
-    'cut_points', 'default_norm_cfg', 'deform_conv2d', 'fold_batch_norms', 'fold_conv_bn',
-    'folded_weighting_mlp', 'global_average', 'install_deploy_pipeline', 'is_channels_last',
-    'is_exporting_onnx', 'is_folded_block', 'is_folded_conv', 'matmuls_in_onnx_export',
-    'mul_nearest', 'onnx_export_records_matmuls', 'portable_trace', 'permute_input_channels',
+    'concatenated_order', 'cut_points', 'default_norm_cfg', 'deform_conv2d',
+    'fold_batch_norms', 'fold_conv_bn', 'folded_weighting_mlp', 'global_average',
+    'install_deploy_pipeline', 'is_channels_last', 'is_exporting_onnx', 'is_folded_block',
+    'is_folded_conv', 'matmuls_in_onnx_export', 'mul_nearest',
+    'onnx_export_records_matmuls', 'portable_trace', 'permute_input_channels',
     'permute_output_channels', 'plan_gathering', 'run_deploy_pipeline', 'shuffle_groups',
     'upsample_bilinear', 'weighting_mlp', 'writes_in_place'
 ]

@@ -9,7 +9,8 @@ import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['Gathering', 'Location', 'cut_points', 'plan_gathering', 'permute_input_channels',
+__all__ = ['Gathering', 'Location', 'concatenated_order', 'cut_points', 'plan_gathering',
+           'permute_input_channels',
            'permute_output_channels', 'shuffle_groups']
 
 #: Where a channel is stored: (which stored tensor, channel index in it).
@@ -76,6 +77,16 @@ def cut_points(gatherings: Sequence[Gathering]) -> Dict[int, Tuple[int, ...]]:
     return {piece: tuple(sorted(points)) for piece, points in cuts.items()}
 
 
+def concatenated_order(orders: Sequence[Sequence[int]]) -> List[int]:
+    """The order of a concatenation of parts each in its own order: part i's channel ``j``
+    is channel ``orders[i][j]`` of that part, and the parts follow one another."""
+    order, start = [], 0
+    for part in orders:
+        order += [start + k for k in part]
+        start += len(part)
+    return order
+
+
 def _index(order: Sequence[int], device: torch.device) -> Tensor:
     return torch.as_tensor(list(order), dtype=torch.long, device=device)
 
@@ -107,10 +118,7 @@ def permute_output_channels(module: nn.Module, order: Sequence[int]) -> None:
 
 
 @torch.no_grad()
-def permute_input_channels(weight: Tensor, order: Sequence[int], start: int = 0) -> None:
-    """Makes a dense layer's ``weight`` (``(C_out, C_in, ...)``) take the input channels
-    ``start .. start + len(order)`` in ``order``: its input channel ``start + j`` becomes
-    what ``start + order[j]`` was."""
-    index = _index(order, weight.device) + start
-    window = weight[:, start:start + len(order)]
-    window.copy_(weight[:, index])
+def permute_input_channels(weight: Tensor, order: Sequence[int]) -> None:
+    """Makes a dense layer's ``weight`` (``(C_out, C_in, ...)``) take its input channels
+    in ``order``: its input channel ``j`` becomes what ``order[j]`` was."""
+    weight.copy_(weight[:, _index(order, weight.device)])
