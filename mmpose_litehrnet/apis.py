@@ -43,6 +43,23 @@ def export_argument_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
     return parser
 
 
+def add_cpu_kernels_argument(parser: argparse.ArgumentParser, writes: str) -> None:
+    """Adds ``--cpu-kernels`` to an export tool's ``parser``: the deploy form's kernel
+    calls kept as such in what the tool ``writes`` (its help says what, and how to run
+    it). :func:`parse_export_arguments` refuses it without ``--deploy``."""
+    parser.add_argument('--cpu-kernels', action='store_true',
+                        help=f"with --deploy: the deploy form's CPU kernels {writes}")
+
+
+def parse_export_arguments(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The export tool's parsed command line; ``--cpu-kernels`` without ``--deploy`` is
+    refused (only the deploy form calls the kernels) before any work."""
+    args = parser.parse_args()
+    if getattr(args, 'cpu_kernels', False) and not args.deploy:
+        parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
+    return args
+
+
 def as_outputs(out: Any) -> List[Any]:
     """A model's tensor output as a list of tensors (a tuple or list of them as it is)."""
     return list(out) if isinstance(out, (tuple, list)) else [out]

@@ -24,11 +24,13 @@ import torch
 
 def main() -> int:
     from mmpose_litehrnet.apis import (
+        add_cpu_kernels_argument,
         check_line,
         describe_shapes,
         export_argument_parser,
         export_model,
         max_abs_difference,
+        parse_export_arguments,
         positive_int,
     )
     parser = export_argument_parser(__doc__,
@@ -37,12 +39,9 @@ def main() -> int:
     batch.add_argument('--batch', type=positive_int, default=1)
     batch.add_argument('--dynamic-batch', action='store_true',
                        help='any batch size >= 1 (one crop per person)')
-    parser.add_argument('--cpu-kernels', action='store_true',
-                        help="with --deploy: the package calls the deploy form's CPU kernels "
-                             '(load it with mmpose_litehrnet.deploy.load_aot_package)')
-    args = parser.parse_args()
-    if args.cpu_kernels and not args.deploy:
-        parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
+    add_cpu_kernels_argument(parser, 'are called by the package (load it with '
+                                     'mmpose_litehrnet.deploy.load_aot_package)')
+    args = parse_export_arguments(parser)
     from mmpose_litehrnet.deploy import compile_aot_package, load_aot_package
     (h, w), n = args.shape, args.batch
     size = f'{"N" if args.dynamic_batch else n}x{h}x{w}'

@@ -29,23 +29,22 @@ import torch
 
 def main() -> int:
     from mmpose_litehrnet.apis import (
+        add_cpu_kernels_argument,
         check_line,
         describe_shapes,
         export_argument_parser,
         export_model,
         max_abs_difference,
         output_names,
+        parse_export_arguments,
     )
     parser = export_argument_parser(__doc__,
                                     'default: work_dirs/onnx/<config>_<H>x<W>.onnx')
     parser.add_argument('--dynamic-batch', action='store_true',
                         help='a batch axis of any size (one crop per person)')
-    parser.add_argument('--cpu-kernels', action='store_true',
-                        help="with --deploy: custom nodes for the deploy form's CPU kernels "
-                             '(run them with mmpose_litehrnet.kernels.add_ort_kernels)')
-    args = parser.parse_args()
-    if args.cpu_kernels and not args.deploy:
-        parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
+    add_cpu_kernels_argument(parser, 'as custom nodes (run them with '
+                                     'mmpose_litehrnet.kernels.add_ort_kernels)')
+    args = parse_export_arguments(parser)
     import onnx
     import onnxruntime as ort
 

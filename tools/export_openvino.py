@@ -1,12 +1,18 @@
 """Exports a whole top-down pose model or MMSeg segmentor to OpenVINO IR (through ONNX)
 and checks OpenVINO's CPU plugin against PyTorch.
 
-    python tools/export_openvino.py CONFIG CHECKPOINT --shape H W [--out F.xml] [--deploy]
+    python tools/export_openvino.py CONFIG CHECKPOINT --shape H W [--out F.xml]
+        [--deploy [--cpu-kernels]]
 
 CONFIG as ``tools/export_onnx.py`` takes it (ours, or ``mmpose::...``); the same ONNX
-graph (ONNX's operators only: OpenVINO knows no custom node of ours), converted by
+graph (ONNX's operators, channel shuffles folded), converted by
 ``openvino.convert_model`` and saved as ``F.xml`` + ``F.bin``; input ``input`` (1, 3, H,
-W), outputs named as in the ONNX file, weights in float32. The check compiles the IR for
+W), outputs named as in the ONNX file, weights in float32. With --cpu-kernels each call
+the deploy form makes to its CPU kernels is one operation of our OpenVINO extension
+(built from the openvino wheel at first use): a ``Core`` runs the IR once it has the
+extension (``mmpose_litehrnet.kernels.add_openvino_kernels``, or in C++
+``core.add_extension`` with ``openvino_kernels_library()``'s path); compile it with the
+``f32`` hint (the kernels compute in float32, and bf16 only rounds their input). The check compiles the IR for
 the CPU in float32 (OpenVINO's inference precision hint ``f32``) and exits non-zero if
 it differs from PyTorch by more than --atol (times the outputs' largest magnitude where
 that is above 1). Load the IR with ``openvino.Core().compile_model``. Mind that
@@ -22,15 +28,19 @@ import torch
 
 def main() -> int:
     from mmpose_litehrnet.apis import (
+        add_cpu_kernels_argument,
         check_line,
         describe_shapes,
         export_argument_parser,
         export_model,
         max_abs_difference,
         output_names,
+        parse_export_arguments,
     )
     parser = export_argument_parser(__doc__, 'default: work_dirs/openvino/<config>_<H>x<W>.xml')
-    args = parser.parse_args()
+    add_cpu_kernels_argument(parser, 'as operations of our OpenVINO extension (run them '
+                                     'with mmpose_litehrnet.kernels.add_openvino_kernels)')
+    args = parse_export_arguments(parser)
     import openvino as ov
 
     from mmpose_litehrnet.deploy import compile_openvino, convert_openvino
@@ -44,7 +54,8 @@ def main() -> int:
     with torch.no_grad():
         names = output_names(config, model(example))
     # Weights kept float32 (save_model compresses them to float16 by default).
-    ov.save_model(convert_openvino(model, example, names), out, compress_to_fp16=False)
+    converted = convert_openvino(model, example, names, cpu_kernels=args.cpu_kernels)
+    ov.save_model(converted, out, compress_to_fp16=False)
     compiled = compile_openvino(out)
     request = compiled.create_infer_request()
 

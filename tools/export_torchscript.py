@@ -23,22 +23,21 @@ import torch
 
 def main() -> int:
     from mmpose_litehrnet.apis import (
+        add_cpu_kernels_argument,
         check_line,
         describe_shapes,
         export_argument_parser,
         export_model,
         max_abs_difference,
+        parse_export_arguments,
         positive_int,
     )
     parser = export_argument_parser(
         __doc__, 'default: work_dirs/torchscript/<config>_<N>x<H>x<W>.pt')
     parser.add_argument('--batch', type=positive_int, default=1)
-    parser.add_argument('--cpu-kernels', action='store_true',
-                        help="with --deploy: the trace calls the deploy form's CPU kernels "
-                             '(load it with mmpose_litehrnet.deploy.load_torchscript)')
-    args = parser.parse_args()
-    if args.cpu_kernels and not args.deploy:
-        parser.error('--cpu-kernels needs --deploy: only the deploy form calls the kernels')
+    add_cpu_kernels_argument(parser, 'are called by the trace (load it with '
+                                     'mmpose_litehrnet.deploy.load_torchscript)')
+    args = parse_export_arguments(parser)
     from mmpose_litehrnet.deploy import load_torchscript, trace_torchscript
     (h, w), n = args.shape, args.batch
     loaded = export_model(args, 'torchscript', f'{n}x{h}x{w}.pt')

@@ -15,6 +15,7 @@ from ..export import (
     ncnn_runner,
     quantize_openvino,
     trace_torchscript,
+    uses_openvino_kernels,
 )
 from ..models import TensorForward
 from ..models.layers import (
@@ -32,4 +33,5 @@ __all__ = ['AOTBackbone', 'INT8_RECIPES', 'MatmulConv1x1', 'TensorForward', 'aot
            'channels_last_device_types', 'compile_aot_package', 'compile_for_cpu_inference',
            'compile_openvino', 'convert_openvino', 'default_aot_cache_dir', 'export_ncnn',
            'export_onnx', 'fold_conv_bn', 'load_aot_package', 'load_torchscript', 'ncnn_runner',
-           'quantize_openvino', 'switch_to_deploy', 'trace_torchscript']
+           'quantize_openvino', 'switch_to_deploy', 'trace_torchscript',
+           'uses_openvino_kernels']

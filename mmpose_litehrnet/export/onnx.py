@@ -26,9 +26,10 @@ def export_onnx(model: nn.Module, x: torch.Tensor, path: str,
     weights (:func:`~mmpose_litehrnet.models.fold_channel_shuffles`, on a copy of
     ``model``): OpenVINO ran Lite-HRNet-18 about 10% faster. With ``cpu_kernels``, each
     call the deploy form makes to its CPU kernels (where they build) is one custom node
-    of the ``mmpose_litehrnet`` domain, which an ONNX Runtime session runs once it has loaded
-    their library (:func:`~mmpose_litehrnet.kernels.add_ort_kernels`),
-    on the CPU: much faster, but no other runtime knows those nodes."""
+    of the ``mmpose_litehrnet`` domain, which ONNX Runtime and OpenVINO run on the CPU
+    once they have loaded their library (:func:`~mmpose_litehrnet.kernels.add_ort_kernels`,
+    :func:`~mmpose_litehrnet.kernels.add_openvino_kernels`): much faster, but no other
+    runtime knows those nodes."""
     if fold_shuffles and not cpu_kernels:
         model = fold_channel_shuffles(copy.deepcopy(model))
     axes = {name: {0: 'batch'} for name in ('input', *output_names)} if dynamic_batch \

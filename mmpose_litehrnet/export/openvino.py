@@ -1,5 +1,6 @@
 """OpenVINO: the ONNX export converted to an OpenVINO model, and its INT8 form by NNCF's
 post-training quantization."""
+import os
 import os.path as osp
 import tempfile
 from typing import Any, Sequence
@@ -8,9 +9,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ..kernels import add_openvino_kernels, openvino_kernels_library
+from ..kernels.ops import NAMESPACE
 from .onnx import export_onnx
 
-__all__ = ['INT8_RECIPES', 'compile_openvino', 'convert_openvino', 'quantize_openvino']
+__all__ = ['INT8_RECIPES', 'compile_openvino', 'convert_openvino', 'quantize_openvino',
+           'uses_openvino_kernels']
 
 #: Per recipe, the node-name patterns (regular expressions over the exported graph's
 #: names) that NNCF leaves in float. ``'lite-hrnet'`` keeps the cross-resolution
@@ -24,15 +28,20 @@ INT8_RECIPES = {
 
 
 def convert_openvino(model: nn.Module, x: torch.Tensor,
-                     output_names: Sequence[str] = ('heatmaps', )) -> Any:
+                     output_names: Sequence[str] = ('heatmaps', ),
+                     cpu_kernels: bool = False) -> Any:
     """``model`` at ``x``'s shape as an ``openvino.Model``: its ONNX export
-    (:func:`~.onnx.export_onnx`, ONNX's operators, channel shuffles folded) converted by
-    ``openvino.convert_model``."""
+    (:func:`~.onnx.export_onnx`) converted by ``openvino.convert_model``. By default the
+    file holds ONNX's operators, channel shuffles folded; with ``cpu_kernels`` (the deploy
+    form) each kernel call is one operation of our OpenVINO extension
+    (:func:`~mmpose_litehrnet.kernels.openvino_kernels_library`), which any ``Core``
+    that compiles or reads the model needs added (:func:`compile_openvino` adds it)."""
     import openvino as ov
+    extension = {'extension': openvino_kernels_library()} if cpu_kernels else {}
     with tempfile.TemporaryDirectory() as work:
         path = osp.join(work, 'model.onnx')
-        export_onnx(model, x, path, output_names=output_names)
-        return ov.convert_model(path)
+        export_onnx(model, x, path, output_names=output_names, cpu_kernels=cpu_kernels)
+        return ov.convert_model(path, **extension)
 
 
 def compile_openvino(model: Any, precision: str = 'f32') -> Any:
@@ -41,11 +50,27 @@ def compile_openvino(model: Any, precision: str = 'f32') -> Any:
     default on CPUs with AVX-512 BF16 or AMX; an INT8 model runs its quantized parts in
     INT8 either way), on as many threads as torch, its threads not pinned: beside
     PyTorch's threads in one process, pinned ones ran Lite-HRNet-18 2.5x slower here
-    (29.6 against 11.9 ms per pass)."""
+    (29.6 against 11.9 ms per pass). A model with our kernels' operations (an IR path or
+    ``convert_openvino(..., cpu_kernels=True)``) gets the extension added; the kernels
+    compute in float32, but under ``bf16`` the plugin rounds their first input to
+    bfloat16 (1.2% of the outputs' range here): use ``f32`` with them."""
     import openvino as ov
-    return ov.Core().compile_model(model, 'CPU', {
+    core = ov.Core()
+    if uses_openvino_kernels(model):
+        core = add_openvino_kernels(core)
+    return core.compile_model(model, 'CPU', {
         'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
         'INFERENCE_NUM_THREADS': torch.get_num_threads(), 'ENABLE_CPU_PINNING': False})
+
+
+def uses_openvino_kernels(model: Any) -> bool:
+    """Whether ``model`` holds an operation of our kernels' extension: an
+    ``openvino.Model``, or the path of an IR (``.xml``) or ONNX file, which names the
+    extension's domain where it does."""
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, 'rb') as f:
+            return NAMESPACE.encode() in f.read()
+    return any(op.get_type_info().version_id == NAMESPACE for op in model.get_ops())
 
 
 def quantize_openvino(model: Any, inputs: Sequence[np.ndarray],

@@ -18,18 +18,19 @@ another OS) a warning says so once and the deploy form runs its PyTorch code.
 import os
 import os.path as osp
 import platform
+import subprocess
 import time
 import warnings
 from typing import List, Optional, Sequence
 
 import torch
 
-from ..cache import cache_folder, digest
+from ..cache import cache_folder, cached_file, digest
 from .operands import LANES
 from .ops import define_operators
 
-__all__ = ['CSRC', 'KernelLibrary', 'LIBRARY', 'cpu_flags', 'cpu_identity', 'cpu_kernels_available',
-           'cpu_target', 'flag_sets', 'read_sources']
+__all__ = ['CSRC', 'KernelLibrary', 'LIBRARY', 'build_host_library', 'cpu_flags', 'cpu_identity',
+           'cpu_kernels_available', 'cpu_target', 'flag_sets', 'read_sources']
 
 #: The C++ sources: the kernels (``lite_hrnet_kernels.h``) and their two hosts.
 CSRC = osp.join(osp.dirname(__file__), 'csrc')
@@ -78,6 +79,39 @@ def read_sources(*names: str) -> bytes:
         with open(osp.join(CSRC, name), 'rb') as f:
             contents += f.read()
     return contents
+
+
+def build_host_library(host: str, source: str, flags: Sequence[str],
+                       dependencies: Sequence[str], extra: Sequence[str] = (),
+                       version: str = '') -> str:
+    """The path of a kernel host's shared library (one of :data:`CSRC`'s sources, with
+    no PyTorch), compiled at the first call into ``$MMPOSE_LITEHRNET_CACHE/<host>_kernels``
+    under a digest of the sources, ``dependencies`` (files: the runtime's headers),
+    ``version``, the flags and the CPU; a ``RuntimeError`` with the compiler's message
+    where it does not build.
+
+    Args:
+        host (str): The runtime's short name (``ort``, ``openvino``), in the folder and
+            file names and in the error message.
+        source (str): The host's file in :data:`CSRC`.
+        flags (Sequence[str]): Compiler flags (``-fPIC -shared`` are added).
+        dependencies (Sequence[str]): Absolute paths of the headers it includes.
+        extra (Sequence[str]): Arguments after the source: ``-I``, libraries to link.
+        version (str): The runtime's version, where its headers are not enough.
+    """
+    flags = [*flags, '-fPIC', '-shared']
+    key = digest(read_sources(source, 'lite_hrnet_kernels.h', 'plain_host.h', *dependencies),
+                 ' '.join(flags), ' '.join(extra), version, cpu_identity())
+
+    def build(partial: str) -> None:
+        command = [os.environ.get('CXX', 'c++'), *flags, osp.join(CSRC, source), *extra,
+                   '-o', partial]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise RuntimeError(f'mmpose_litehrnet: the {host} kernels did not build:\n'
+                               + ' '.join(command) + '\n' + result.stderr[-4000:])
+    return cached_file(osp.join(f'{host}_kernels', key), f'libmmpose_litehrnet_{host}.so',
+                       build)
 
 
 def _log(message: str) -> None:

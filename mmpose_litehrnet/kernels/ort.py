@@ -16,12 +16,10 @@ runs are fine (its C API only grows). It does not need PyTorch.
 """
 import os
 import os.path as osp
-import subprocess
 import sys
 from typing import Any, Optional
 
-from ..cache import cached_file, digest
-from .build import CSRC, cpu_identity, flag_sets, read_sources
+from .build import build_host_library, flag_sets
 
 __all__ = ['add_ort_kernels', 'onnxruntime_include_dir', 'ort_kernels_library']
 
@@ -50,19 +48,8 @@ def ort_kernels_library() -> str:
             f'({_HEADER}), which the onnxruntime wheel does not ship: set '
             'ONNXRUNTIME_INCLUDE_DIR to their folder (make setup installs them into the '
             'virtual environment)')
-    flags = ['-std=c++17', *flag_sets()[0], '-fPIC', '-shared']
-    key = digest(read_sources(_SOURCE, 'lite_hrnet_kernels.h', 'plain_host.h',
-                              osp.join(include, _HEADER)),
-                 ' '.join(flags), cpu_identity())
-
-    def build(partial: str) -> None:
-        command = [os.environ.get('CXX', 'c++'), *flags, f'-I{include}',
-                   osp.join(CSRC, _SOURCE), '-o', partial]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            raise RuntimeError('mmpose_litehrnet: the ONNX Runtime kernels did not build:\n'
-                               + ' '.join(command) + '\n' + result.stderr[-4000:])
-    return cached_file(osp.join('ort_kernels', key), 'libmmpose_litehrnet_ort.so', build)
+    return build_host_library('ort', _SOURCE, ['-std=c++17', *flag_sets()[0]],
+                              [osp.join(include, _HEADER)], [f'-I{include}'])
 
 
 def add_ort_kernels(options: Any = None) -> Any:

@@ -165,12 +165,13 @@ def cpu_lines(results: CpuResults, flops: Dict[str, int], args) -> List[str]:
         + (' "ONNX Runtime": `export_onnx` (ours with its CPU kernels as custom nodes, '
            '`(operators)` without), run by a session with `add_ort_kernels`.'
            if 'ONNX Runtime' in runtimes else '')
-        + (' "OpenVINO": `export_onnx` (ONNX\'s operators only, for every model; ours with '
-           'its channel shuffles folded) on '
+        + (' "OpenVINO": `convert_openvino` (ours with its CPU kernels as operations of our '
+           'extension, `(operators)` with ONNX\'s operators, channel shuffles folded) on '
            "OpenVINO's CPU plugin, `INFERENCE_PRECISION_HINT` f32; \"OpenVINO bf16\": bf16, "
            'its default on CPUs with AVX-512 BF16 or AMX; "OpenVINO int8": NNCF\'s '
            'post-training quantization (`quantize_openvino`, the `lite-hrnet` recipe), '
-           'calibrated on the input and noisy copies: its latency, not its accuracy.'
+           'calibrated on the input and noisy copies: its latency, not its accuracy (these '
+           'two on ONNX\'s operators for every model).'
            if 'OpenVINO' in runtimes else '')
         + (' "ncnn": `export_ncnn` (pnnx), float32, one extraction per image.'
            if 'ncnn' in runtimes else '')

@@ -189,9 +189,9 @@ class Peer:
 #: Runtimes that every compared model runs in: traced, compiled, exported.
 EXPORTED = frozenset({'torch.jit.trace', 'torch.compile', 'AOTInductor', 'ONNX Runtime',
                       'OpenVINO', 'OpenVINO bf16', 'OpenVINO int8', 'ncnn'})
-#: OpenVINO and ncnn run the deploy form's operators: their files are the same with or
-#: without kernels.
-OPENVINO = frozenset({'OpenVINO', 'OpenVINO bf16', 'OpenVINO int8', 'ncnn'})
+#: Runtimes that run the deploy form's operators only (the kernels compute in float32
+#: and ncnn has no host of them): their files are the same with or without kernels.
+OPERATORS_ONLY = frozenset({'OpenVINO bf16', 'OpenVINO int8', 'ncnn'})
 
 
 def _deploy(source: str, **kwargs) -> Callable[[Built], nn.Module]:
@@ -230,13 +230,14 @@ def _litehrnet_peers(variant: str, width: int, builtin: bool, full: bool,
                           EXPORTED - {'AOTInductor'}, published))
     deploy = f'{ours} deploy'
     peers.append(Peer(deploy, _deploy(ours),
-                      EXPORTED if full else EXPORTED - {'AOTInductor', 'ONNX Runtime'} - OPENVINO,
+                      EXPORTED if full else EXPORTED - {'AOTInductor', 'ONNX Runtime', 'OpenVINO'}
+                      - OPERATORS_ONLY,
                       published))
     if full:
         peers += [
             Peer(f'{deploy} (aot=True)', _deploy(ours, aot=True), published=published),
             Peer(f'{deploy} (operators)', _deploy(ours, cpu_kernels=False),
-                 EXPORTED - {'torch.compile'} - OPENVINO, published),
+                 EXPORTED - {'torch.compile'} - OPERATORS_ONLY, published),
             Peer(f'{deploy} NCHW', _deploy(ours, channels_last=False), published=published),
             Peer(f'{ours} channels-last',
                  lambda built: build_ours(built, channels_last=True), published=published),

@@ -148,20 +148,24 @@ def onnx_runtime_fn(model: nn.Module, x: torch.Tensor, workdir: str) -> Call:
 
 def openvino_fn(model: nn.Module, x: torch.Tensor, workdir: str,
                 precision: str = 'f32') -> Call:
-    """OpenVINO's CPU plugin on ``model`` exported to ONNX at ``x``'s shape (ONNX's
-    operators only: OpenVINO knows no custom node of ours; channel shuffles folded), on as
-    many threads as torch. ``precision``: ``f32`` or ``bf16`` (its inference precision
+    """OpenVINO's CPU plugin on ``model`` exported to ONNX at ``x``'s shape, on as many
+    threads as torch. ``precision``: ``f32``, with our CPU kernels as operations of our
+    extension where the model calls them (the deploy form; ``(operators)`` has none),
+    else ONNX's operators with channel shuffles folded; ``bf16`` (its inference precision
     hint; bf16 is its default on CPUs with AVX-512 BF16 or AMX), or ``int8``: NNCF's
     post-training quantization (:func:`~mmpose_litehrnet.deploy.quantize_openvino`, the
     ``lite-hrnet`` recipe) calibrated on ``x`` and 7 noisy copies of it, run with the
     f32 hint (its latency, not its accuracy: ``tools/quantize_openvino.py`` measures AP
-    with real calibration images). Checks f32 against PyTorch within 1e-4 of the outputs'
-    magnitude, bf16 and int8 only for garbage (relative L2 error below 0.5: bfloat16
-    changed random-weight outputs by 10-17% here)."""
+    with real calibration images); these two on ONNX's operators (the kernels compute in
+    float32 only). Checks f32 against PyTorch within 1e-4 of the outputs' magnitude,
+    bf16 and int8 only for garbage (relative L2 error below 0.5: bfloat16 changed
+    random-weight outputs by 10-17% here)."""
     import numpy as np
 
     from mmpose_litehrnet.deploy import compile_openvino, convert_openvino, quantize_openvino
-    converted = convert_openvino(model, x)
+    from mmpose_litehrnet.kernels import calls_cpu_kernels
+    kernels = precision == 'f32' and calls_cpu_kernels(model)
+    converted = convert_openvino(model, x, cpu_kernels=kernels)
     if precision == 'int8':
         gen = torch.Generator().manual_seed(0)
         calibration = [x.numpy()] + [(x + 0.1 * torch.randn(x.shape, generator=gen)).numpy()
