@@ -1,13 +1,25 @@
 """Bottom-up DEKR: the grid_sample deformable convolution against mmcv's op, our DEKR head
-against MMPose's, and the message for a batched test."""
+against MMPose's (also as exports trace them: at most 4-D tensors, for ncnn), and the
+message for a batched test."""
 import pytest
 import torch
 from conftest import ROOT, data_options, run_in_process
 
-from mmpose_litehrnet.models.layers import GridSampleDeformConv2d
+from mmpose_litehrnet.models.layers import GridSampleDeformConv2d, portable_trace
 
 DEKR_SYNTHETIC = (f'{ROOT}/configs/body_2d_keypoint/dekr/synthetic/'
                   'dekr_litehrnet-18_1xb10-12e_synthetic-crowd-128x128.py')
+
+
+def portable_outputs(module: torch.nn.Module, *inputs) -> tuple:
+    """``module``'s outputs from its JIT trace inside ``portable_trace`` (the graph exports
+    record), and the largest rank of any tensor in that graph."""
+    with torch.no_grad(), portable_trace():
+        traced = torch.jit.trace(module, inputs, check_trace=False)
+    ranks = [value.type().dim() or 0 for node in traced.inlined_graph.nodes()
+             for value in node.outputs() if isinstance(value.type(), torch.TensorType)]
+    with torch.no_grad():
+        return traced(*inputs), max(ranks)
 
 
 @pytest.mark.parametrize('in_channels,out_channels,kernel,stride,padding,dilation,groups,'
@@ -20,7 +32,8 @@ DEKR_SYNTHETIC = (f'{ROOT}/configs/body_2d_keypoint/dekr/synthetic/'
 def test_grid_sample_deform_conv_equals_mmcv(in_channels, out_channels, kernel, stride,
                                              padding, dilation, groups, deform_groups):
     """Forward and every gradient equal mmcv's DeformConv2d (float64), offsets reaching
-    outside the input included."""
+    outside the input included; so does the export form, whose tensors are at most 4-D
+    (its deform groups stacked into one tall image between zero rows)."""
     from mmcv.ops import DeformConv2d
 
     torch.manual_seed(0)
@@ -38,6 +51,9 @@ def test_grid_sample_deform_conv_equals_mmcv(in_channels, out_channels, kernel, 
                               dtype=torch.float64)).requires_grad_()
     expected, actual = theirs(x, offset), ours(x, offset)
     torch.testing.assert_close(actual, expected, rtol=0, atol=1e-12)
+    portable, rank = portable_outputs(ours, x, offset)
+    torch.testing.assert_close(portable, expected, rtol=0, atol=1e-12)
+    assert rank == 4
     grads = [torch.autograd.grad(out.square().sum(), (x, offset, theirs.weight))
              for out in (expected, actual)]
     for theirs_grad, ours_grad in zip(*grads):
@@ -53,7 +69,8 @@ def test_grid_sample_deform_conv_names_bad_groups():
 
 def test_grid_sample_dekr_head_is_mmpose_dekr_head():
     """Built from the same arguments and seed, our head has MMPose's initial weights, the
-    same state dict, and the same outputs (float64)."""
+    same state dict, and the same outputs (float64), also as exports trace it (at most
+    4-D tensors: offsets by a grouped 1x1 convolution)."""
     from mmpose.models.heads import DEKRHead
 
     from mmpose_litehrnet.models.heads import GridSampleDEKRHead
@@ -76,6 +93,10 @@ def test_grid_sample_dekr_head_is_mmpose_dekr_head():
     with torch.no_grad():
         for expected, actual in zip(theirs.forward(feats), ours.forward(feats)):
             torch.testing.assert_close(actual, expected, rtol=0, atol=1e-10)
+        portable, rank = portable_outputs(ours, feats)
+        for expected, actual in zip(theirs.forward(feats), portable):
+            torch.testing.assert_close(actual, expected, rtol=0, atol=1e-10)
+    assert rank == 4  # MMPose's adaptive activation reshapes to 6-D
 
 
 @pytest.mark.slow

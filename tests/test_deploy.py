@@ -914,13 +914,14 @@ def test_export_tools_refuse_cid(tool, capsys):
     assert 'CIDHead cannot be exported: its forward finds the people' in capsys.readouterr().err
 
 
-def test_ncnn_tool_refuses_dekr(capsys):
-    """DEKR's head reshapes its offsets to 5-D tensors, which ncnn does not hold: the ncnn
-    tool refuses it, saying why, before building anything (the other tools export it)."""
-    config = _zoo_config(HEAD_KINDS['dekr'][0])
+def test_ncnn_tool_refuses_mmpose_dekr_head(capsys):
+    """MMPose's own DEKR head computes its offsets on 6-D tensors, which ncnn does not
+    hold: the ncnn tool refuses it, saying why and what exports, before building
+    anything (our configs' GridSampleDEKRHead converts: below)."""
+    config = 'mmpose::body_2d_keypoint/dekr/coco/dekr_hrnet-w32_8xb10-140e_coco-512x512.py'
     code, _ = run_tool('export_ncnn', config, 'no-checkpoint.pth', '--shape', '128', '128')
     assert code == 2
-    assert 'GridSampleDEKRHead cannot be exported to ncnn: its offsets' in \
+    assert 'DEKRHead cannot be exported to ncnn: its adaptive activation blocks' in \
         capsys.readouterr().err
 
 
@@ -945,18 +946,19 @@ def test_openvino_tool_writes_a_checked_ir(kind, tmp_path):
 
 
 @pytest.mark.slow(seconds=15)
-@pytest.mark.parametrize('kind', ['heatmap', 'mmpose-rtmpose-t'])
+@pytest.mark.parametrize('kind', ['heatmap', 'mmpose-rtmpose-t', 'dekr'])
 def test_ncnn_tool_writes_a_network_that_matches_pytorch(kind, tmp_path):
     """``tools/export_ncnn.py``: pnnx's ncnn network of the deploy form, run by ncnn in
     float32, matches PyTorch within 1e-4 of the outputs' magnitude (the tool's check),
-    both of RTMPose-t's outputs too. Before traces stopped summing in place, ncnn's
-    Lite-HRNet heatmaps were off by half their range."""
+    both outputs of RTMPose-t and of DEKR too. Before traces stopped summing in place,
+    ncnn's Lite-HRNet heatmaps were off by half their range; before DEKR's export form
+    kept its batch first and its tensors 4-D, ncnn gave no displacements."""
     config, shape = (COCO_LITEHRNET_18, (128, 96)) if kind == 'heatmap' else \
-        (HEAD_KINDS[kind][0], (256, 192))
+        (_zoo_config(HEAD_KINDS[kind][0]), HEAD_KINDS[kind][1])
     stdout, _, out = _export('export_ncnn', config, shape, tmp_path, '--deploy')
     assert 'ncnn vs PyTorch max abs diff' in stdout
-    assert ('out0 = heatmaps;' if kind == 'heatmap' else 'out0 = simcc_x, out1 = simcc_y;') \
-        in stdout
+    assert {'heatmap': 'out0 = heatmaps;', 'mmpose-rtmpose-t': 'out0 = simcc_x, out1 = simcc_y;',
+            'dekr': 'out0 = heatmaps, out1 = displacements;'}[kind] in stdout
     assert osp.getsize(out + '.bin') > 1e5
 
 
@@ -997,7 +999,8 @@ ZOO_HEAD_COVERAGE = {
     'SimCCHead': 'test_every_kind_of_head_exports[simcc]',
     'RTMCCHead': 'test_every_kind_of_head_exports[rtmpose-head]',
     'RLEHead': 'test_every_kind_of_head_exports[rle]',
-    'GridSampleDEKRHead': 'test_every_kind_of_head_exports[dekr]; ncnn refuses it',
+    'GridSampleDEKRHead': 'test_every_kind_of_head_exports[dekr], '
+                          'test_ncnn_tool_writes_a_network_that_matches_pytorch[dekr]',
     'CIDHead': 'test_export_tools_refuse_cid',
     'FCNHead': 'test_onnx_export_of_a_segmentor',
 }

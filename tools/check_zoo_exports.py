@@ -9,9 +9,8 @@ folder) and is exported at its own input size (top-down models: the codec's; bot
 training form, by each tool (in this process: the imports paid once); each tool checks its runtime
 against PyTorch (see the tools). AOTInductor packages the deploy form with the CPU
 kernels (``--cpu-kernels``: seconds; the training form, minutes to compile, is not
-run). A cell says ``ok``, ``refused`` (with the reason under the table: CID by every tool,
-DEKR by ncnn),
-``-`` (not run) or ``FAILED`` with the tool's last line. Exits non-zero if any failed.
+run). A cell says ``ok``, ``refused`` (with the reason under the table: CID by every
+tool), ``-`` (not run) or ``FAILED`` with the tool's last line. Exits non-zero if any failed.
 About a minute per config and form on 2 cores.
 """
 import argparse

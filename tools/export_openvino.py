@@ -12,10 +12,12 @@ the deploy form makes to its CPU kernels is one operation of our OpenVINO extens
 (built from the openvino wheel at first use): a ``Core`` runs the IR once it has the
 extension (``mmpose_litehrnet.kernels.add_openvino_kernels``, or in C++
 ``core.add_extension`` with ``openvino_kernels_library()``'s path); compile it with the
-``f32`` hint (the kernels compute in float32, and bf16 only rounds their input). The check compiles the IR for
-the CPU in float32 (OpenVINO's inference precision hint ``f32``) and exits non-zero if
-it differs from PyTorch by more than --atol (times the outputs' largest magnitude where
-that is above 1). Load the IR with ``openvino.Core().compile_model``. Mind that
+``f32`` hint (the kernels compute in float32, and bf16 only rounds their input). The
+check compiles the IR for the CPU in float32 (OpenVINO's inference precision hint
+``f32``) and exits non-zero if it differs from PyTorch by more than --atol (times the
+outputs' largest magnitude where that is above 1). Load the IR with
+``openvino.Core().compile_model`` (with the extension added, where it has our kernels).
+Mind that
 OpenVINO's CPU plugin runs in bfloat16 by default where the CPU has AVX-512 BF16 or AMX:
 that changed random-weight heatmaps by 15% (relative L2) here, and RTMPose-t's logits
 by 12%; set ``INFERENCE_PRECISION_HINT`` to ``f32`` unless bfloat16's accuracy has been

@@ -14,6 +14,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .tracing import is_exporting_onnx
+
 __all__ = ['GridSampleDeformConv2d', 'deform_conv2d']
 
 _Pair = Union[int, Tuple[int, int]]
@@ -45,6 +47,9 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
     Shape:
         (N, C, H, W), offset -> (N, C_out, H_out, W_out).
     """
+    if is_exporting_onnx():
+        return _portable_deform_conv2d(x, offset, weight, stride, padding, dilation,
+                                       groups, deform_groups)
     n, c, h, w = x.shape
     c_out, _, kh, kw = weight.shape
     points = kh * kw
@@ -67,6 +72,47 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
     columns = samples.reshape(n, groups, c // groups * points, h_out * w_out)
     out = torch.matmul(weight.reshape(groups, c_out // groups, -1), columns)
     return out.reshape(n, c_out, h_out, w_out)
+
+
+def _portable_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
+                            stride: Tuple[int, int], padding: Tuple[int, int],
+                            dilation: Tuple[int, int], groups: int,
+                            deform_groups: int) -> torch.Tensor:
+    """:func:`deform_conv2d` for exports, with the batch first and at most 4-D tensors
+    throughout (ncnn's converter takes the first axis for the batch and drops it; ncnn
+    holds no more than 4-D): the deform groups' inputs stacked into one tall image, each
+    between zero rows, sampled by one ``grid_sample``, then one grouped 1x1 convolution.
+    The same samples (a row outside the input is zero either way), the same sums in
+    another order."""
+    n, c, h, w = x.shape
+    c_out, _, kh, kw = weight.shape
+    points, g, cg = kh * kw, deform_groups, c // deform_groups
+    h_out, w_out = offset.shape[-2:]
+    offset = offset.reshape(n, g * points, 2, h_out * w_out)
+    rows = torch.arange(h_out, dtype=x.dtype, device=x.device) * stride[0] - padding[0]
+    cols = torch.arange(w_out, dtype=x.dtype, device=x.device) * stride[1] - padding[1]
+    kernel_rows = torch.arange(kh, dtype=x.dtype, device=x.device) * dilation[0]
+    kernel_cols = torch.arange(kw, dtype=x.dtype, device=x.device) * dilation[1]
+    # Each (group, kernel point)'s position at each output pixel, (g * points, pixels).
+    base_y = (kernel_rows.repeat_interleave(kw).view(points, 1, 1) + rows.view(1, h_out, 1)
+              ).expand(points, h_out, w_out).reshape(points, h_out * w_out).repeat(g, 1)
+    base_x = (kernel_cols.repeat(kh).view(points, 1, 1) + cols.view(1, 1, w_out)
+              ).expand(points, h_out, w_out).reshape(points, h_out * w_out).repeat(g, 1)
+    # Group k's rows start at k * (h + 2) + 1 in the tall image, a zero row on each side:
+    # a row clamped to [-1, h] samples zeros wherever the unclamped one would.
+    first_row = (torch.arange(g, dtype=x.dtype, device=x.device) * (h + 2) + 1
+                 ).repeat_interleave(points).view(g * points, 1)
+    y = (offset[:, :, 0] + base_y).clamp(-1, h) + first_row
+    x_pos = offset[:, :, 1] + base_x
+    grid = torch.stack(((2 * x_pos + 1) / w - 1, (2 * y + 1) / (g * (h + 2)) - 1), dim=-1)
+    tall = F.pad(x.reshape(n, g, cg, h * w).transpose(1, 2), (w, w))
+    samples = F.grid_sample(tall.reshape(n, cg, g * (h + 2), w),
+                            grid.reshape(n, g * points * h_out, w_out, 2),
+                            mode='bilinear', padding_mode='zeros', align_corners=False)
+    # (N, cg, g, points * pixels) -> channels in deform_conv2d's column order.
+    columns = samples.reshape(n, cg, g, points * h_out * w_out).transpose(1, 2)
+    return F.conv2d(columns.reshape(n, c * points, h_out, w_out),
+                    weight.reshape(c_out, -1, 1, 1), groups=groups)
 
 
 class GridSampleDeformConv2d(nn.Module):
