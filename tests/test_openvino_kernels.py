@@ -9,12 +9,11 @@ import pytest
 import torch
 from conftest import COCO_LITEHRNET_18, calibrate_, randomize_
 from test_cpu_kernels import modules_of
-from test_ort_kernels import ONNX_NAMES
+from test_ort_kernels import ONNX_NAMES, export_with_kernels
 
 from mmpose_litehrnet.deploy import (
     compile_openvino,
     convert_openvino,
-    export_onnx,
     switch_to_deploy,
     uses_openvino_kernels,
 )
@@ -44,17 +43,8 @@ def test_openvino_runs_the_kernels(variant, tmp_path):
     eager pass; OpenVINO at batch 3 gives the eager kernels' outputs (the same code,
     compiled apart: float rounding at most) and the training form's within 1e-4, from the
     ONNX file and from the IR saved from it."""
-    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=5))
-    x = torch.randn(3, 3, 128, 96, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        training = model(x)
-    deployed = switch_to_deploy(model)
-    with torch.no_grad():
-        eager = deployed(x)
-    names = [f'out{k}' for k in range(4)]
     onnx_path = str(tmp_path / 'model.onnx')
-    export_onnx(deployed, x[:2], onnx_path, output_names=names, dynamic_batch=True,
-                cpu_kernels=True)
+    x, training, eager, deployed = export_with_kernels(variant, 5, onnx_path)
     converted = ov.convert_model(onnx_path,
                                  extension=openvino_kernels.openvino_kernels_library())
     ops = collections.Counter(op.get_type_name() for op in converted.get_ops()

@@ -3,6 +3,7 @@
 session with ``add_ort_kernels`` runs, giving the PyTorch kernels' outputs."""
 import collections
 import shutil
+from typing import Tuple
 
 import numpy as np
 import onnx
@@ -39,24 +40,36 @@ def session(path: str) -> ort.InferenceSession:
                                 providers=['CPUExecutionProvider'])
 
 
+#: The outputs of :func:`export_with_kernels`'s files.
+NAMES = [f'out{k}' for k in range(4)]
+
+
+def export_with_kernels(variant: str, seed: int, path: str
+                        ) -> Tuple[torch.Tensor, Tuple, Tuple, LiteHRNet]:
+    """A random ``LiteHRNet(variant)`` with its four outputs (:data:`NAMES`), in deploy
+    form exported with the kernels' nodes to ``path`` at batch 2 with a dynamic batch.
+    Returns an input of batch 3, the training form's outputs on it, the eager deploy
+    form's, and the deploy form."""
+    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=seed))
+    x = torch.randn(3, 3, 128, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        training = model(x)
+    deployed = switch_to_deploy(model)
+    with torch.no_grad():
+        eager = deployed(x)
+    export_onnx(deployed, x[:2], path, output_names=NAMES, dynamic_batch=True,
+                cpu_kernels=True)
+    return x, training, eager, deployed
+
+
 @pytest.mark.parametrize('variant', VARIANT_NAMES)
 def test_onnx_runtime_runs_the_kernels(variant, tmp_path):
     """Exported at batch 2 with a dynamic batch: one node per kernel call of the eager
     pass, no transpose but the input's and the four outputs'; ONNX Runtime at batch 3
     gives the eager kernels' outputs (the same code, compiled apart: float rounding at
     most) and the training form's within 1e-4."""
-    model = calibrate_(randomize_(LiteHRNet(variant, out_indices=(0, 1, 2, 3)), seed=4))
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(3, 3, 128, 96, generator=gen)
-    with torch.no_grad():
-        training = model(x)
-    deployed = switch_to_deploy(model)
-    with torch.no_grad():
-        eager = deployed(x)
-    names = [f'out{k}' for k in range(4)]
     path = str(tmp_path / 'model.onnx')
-    export_onnx(deployed, x[:2], path, output_names=names, dynamic_batch=True,
-                cpu_kernels=True)
+    x, training, eager, deployed = export_with_kernels(variant, 4, path)
     nodes = collections.Counter(
         node.op_type if node.domain in ('', 'ai.onnx') else f'{node.domain}::{node.op_type}'
         for node in onnx.load(path).graph.node)
@@ -65,7 +78,7 @@ def test_onnx_runtime_runs_the_kernels(variant, tmp_path):
     assert {k: v for k, v in nodes.items() if '::' in k} == expected
     assert set(nodes) - set(expected) <= {'Transpose', 'Constant'}
     assert nodes['Transpose'] == 5
-    actual = session(path).run(names, {'input': x.numpy()})
+    actual = session(path).run(NAMES, {'input': x.numpy()})
     for a, e, t in zip(actual, eager, training):
         assert a.shape == tuple(e.shape)
         scale = t.abs().max().item()

@@ -8,11 +8,12 @@ from .openvino import (
     compile_openvino,
     convert_openvino,
     quantize_openvino,
+    signal_stack_kept,
     uses_openvino_kernels,
 )
 from .torchscript import load_torchscript, trace_torchscript
 
 __all__ = ['INT8_RECIPES', 'compile_aot_package', 'compile_for_cpu_inference',
            'compile_openvino', 'convert_openvino', 'export_ncnn', 'export_onnx', 'load_aot_package',
-           'load_torchscript', 'ncnn_runner', 'quantize_openvino', 'trace_torchscript',
-           'uses_openvino_kernels']
+           'load_torchscript', 'ncnn_runner', 'quantize_openvino', 'signal_stack_kept',
+           'trace_torchscript', 'uses_openvino_kernels']

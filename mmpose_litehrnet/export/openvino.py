@@ -1,9 +1,12 @@
 """OpenVINO: the ONNX export converted to an OpenVINO model, and its INT8 form by NNCF's
 post-training quantization."""
+import contextlib
+import ctypes
 import os
 import os.path as osp
+import sys
 import tempfile
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -14,7 +17,7 @@ from ..kernels.ops import NAMESPACE
 from .onnx import export_onnx
 
 __all__ = ['INT8_RECIPES', 'compile_openvino', 'convert_openvino', 'quantize_openvino',
-           'uses_openvino_kernels']
+           'signal_stack_kept', 'uses_openvino_kernels']
 
 #: Per recipe, the node-name patterns (regular expressions over the exported graph's
 #: names) that NNCF leaves in float. ``'lite-hrnet'`` keeps the cross-resolution
@@ -25,6 +28,37 @@ INT8_RECIPES = {
     'lite-hrnet': ('.*cross_resolution_weighting.*/Mul.*', '.*fuse_layers.*/Add.*'),
     'default': (),
 }
+
+
+class _SignalStack(ctypes.Structure):
+    _fields_ = [('ss_sp', ctypes.c_void_p), ('ss_flags', ctypes.c_int),
+                ('ss_size', ctypes.c_size_t)]
+
+
+@contextlib.contextmanager
+def signal_stack_kept() -> Iterator[None]:
+    """Puts the calling thread's alternate signal stack back as it was after the block
+    (on Linux; elsewhere it does nothing).
+
+    OpenVINO's CPU plugin (2026.4 here) gives each compiled model a signal stack of its
+    own on the thread that compiles it (room for AMX state), and a model, when freed,
+    puts back the stack it found. Two models freed oldest first leave the thread on the
+    first one's unmapped stack, and the next signal Python handles there (SIGTERM from
+    ``timeout``, Ctrl-C) crashes the process: it did here, in the suite. Put back at
+    once, no model's stack stays the thread's, and each model puts back a live one.
+    """
+    if not sys.platform.startswith('linux'):
+        yield
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    before = _SignalStack()
+    if libc.sigaltstack(None, ctypes.byref(before)) != 0:
+        yield
+        return
+    try:
+        yield
+    finally:
+        libc.sigaltstack(ctypes.byref(before), None)
 
 
 def convert_openvino(model: nn.Module, x: torch.Tensor,
@@ -50,7 +84,8 @@ def compile_openvino(model: Any, precision: str = 'f32') -> Any:
     default on CPUs with AVX-512 BF16 or AMX; an INT8 model runs its quantized parts in
     INT8 either way), on as many threads as torch, its threads not pinned: beside
     PyTorch's threads in one process, pinned ones ran Lite-HRNet-18 2.5x slower here
-    (29.6 against 11.9 ms per pass). A model with our kernels' operations (an IR path or
+    (29.6 against 11.9 ms per pass); the calling thread's signal stack as it was
+    (:func:`signal_stack_kept`). A model with our kernels' operations (an IR path or
     ``convert_openvino(..., cpu_kernels=True)``) gets the extension added; the kernels
     compute in float32, but under ``bf16`` the plugin rounds their first input to
     bfloat16 (1.2% of the outputs' range here): use ``f32`` with them."""
@@ -58,9 +93,10 @@ def compile_openvino(model: Any, precision: str = 'f32') -> Any:
     core = ov.Core()
     if uses_openvino_kernels(model):
         core = add_openvino_kernels(core)
-    return core.compile_model(model, 'CPU', {
-        'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
-        'INFERENCE_NUM_THREADS': torch.get_num_threads(), 'ENABLE_CPU_PINNING': False})
+    with signal_stack_kept():
+        return core.compile_model(model, 'CPU', {
+            'INFERENCE_PRECISION_HINT': precision, 'PERFORMANCE_HINT': 'LATENCY',
+            'INFERENCE_NUM_THREADS': torch.get_num_threads(), 'ENABLE_CPU_PINNING': False})
 
 
 def uses_openvino_kernels(model: Any) -> bool:
@@ -88,5 +124,6 @@ def quantize_openvino(model: Any, inputs: Sequence[np.ndarray],
     if INT8_RECIPES[recipe]:
         kwargs['ignored_scope'] = nncf.IgnoredScope(patterns=list(INT8_RECIPES[recipe]),
                                                     validate=False)
-    return nncf.quantize(model, nncf.Dataset(list(inputs)), subset_size=len(inputs),
-                         **kwargs)
+    with signal_stack_kept():  # NNCF compiles models to gather its statistics
+        return nncf.quantize(model, nncf.Dataset(list(inputs)), subset_size=len(inputs),
+                             **kwargs)

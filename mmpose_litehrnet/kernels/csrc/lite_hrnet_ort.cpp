@@ -51,11 +51,6 @@ struct Call {
 };
 thread_local Call* current_call = nullptr;
 
-std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const char* op) {
-  LH_CHECK(!xs.empty(), op, ": expects at least one branch");
-  return xs;
-}
-
 Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Tensor&) {
   LH_CHECK(current_call != nullptr, "mmpose_litehrnet: an output outside an ORT call");
   const int64_t shape[4] = {n, h, w, c};

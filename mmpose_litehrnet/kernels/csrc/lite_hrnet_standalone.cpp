@@ -42,11 +42,6 @@ Tensor new_image(int64_t n, int64_t c, int64_t h, int64_t w) {
   return Tensor{images.back()->data(), {n, c, h, w}};
 }
 
-std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const char* op) {
-  LH_CHECK(!xs.empty(), op, ": expects at least one branch");
-  return xs;
-}
-
 Tensor empty_channels_last(int64_t n, int64_t c, int64_t h, int64_t w, const Tensor&) {
   return new_image(n, c, h, w);
 }

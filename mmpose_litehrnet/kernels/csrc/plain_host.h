@@ -1,6 +1,7 @@
-// What the two hosts without PyTorch (lite_hrnet_ort.cpp, lite_hrnet_standalone.cpp)
-// give lite_hrnet_kernels.h alike: an image type and a check that throws. Each adds its
-// own parallel_for and num_threads, then includes the kernels.
+// What the hosts without PyTorch (lite_hrnet_ort.cpp, lite_hrnet_openvino.cpp,
+// lite_hrnet_standalone.cpp) give lite_hrnet_kernels.h alike: an image type, a check that
+// throws, and the inputs as the kernels take them (already channels-last). Each adds its
+// own parallel_for, num_threads and empty_channels_last, then includes the kernels.
 #pragma once
 
 #include <array>
@@ -8,6 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -37,3 +39,13 @@ template <typename... Parts>
   do {                                    \
     if (!(condition)) fail(__VA_ARGS__); \
   } while (false)
+
+namespace {
+
+// The hosts' images are channels-last already.
+std::vector<Tensor> channels_last_inputs(const std::vector<Tensor>& xs, const char* op) {
+  LH_CHECK(!xs.empty(), op, ": expects at least one branch");
+  return xs;
+}
+
+}  // namespace
