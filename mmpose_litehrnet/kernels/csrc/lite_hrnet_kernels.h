@@ -286,7 +286,9 @@ inline int64_t padded(int64_t n) { return (n + kPad - 1) / kPad * kPad; }
 // (padded(N)), so that the inner loop loads no partial vector.
 void pointwise(const float* X, int64_t P, int64_t K, const float* WT, const float* bias,
                int64_t N, float* out, Epilogue e) {
-  constexpr int64_t rows = 4;
+  // Rows per tile: with AVX-512's 32 registers, 8 rows of 3 vectors (24 accumulators)
+  // ran the deploy form about 6% faster than 4 rows (2 threads, processes alternated).
+  constexpr int64_t rows = kLanes >= 16 ? 8 : 4;
   const int64_t ldw = padded(N);
   parallel_for(0, (P + rows - 1) / rows, grain(rows * K * ldw / kLanes, 8192),
                    [&](int64_t b0, int64_t b1) {
