@@ -32,7 +32,7 @@ from .ops import define_operators
 __all__ = ['CSRC', 'KernelLibrary', 'LIBRARY', 'build_host_library', 'cpu_flags', 'cpu_identity',
            'cpu_kernels_available', 'cpu_target', 'flag_sets', 'read_sources']
 
-#: The C++ sources: the kernels (``lite_hrnet_kernels.h``) and their two hosts.
+#: The C++ sources: the kernels (``lite_hrnet_kernels.h``) and their hosts.
 CSRC = osp.join(osp.dirname(__file__), 'csrc')
 
 
