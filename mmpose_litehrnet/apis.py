@@ -10,7 +10,8 @@ import numpy as np
 
 __all__ = ['export_argument_parser', 'export_path', 'init_tensor_model',
            'is_segmentation_config', 'max_abs_difference', 'positive_int',
-           'as_outputs', 'check_line', 'describe_shapes', 'export_config', 'export_model',
+           'as_outputs', 'check_line', 'describe_shapes', 'export_config', 'export_example',
+           'export_model',
            'output_names',
            'refuse_unexportable', 'resolve_config',
            'predict_and_draw']
@@ -128,6 +129,20 @@ HEAD_OUTPUTS = {
 def _head_type(config: Any) -> str:
     """The ``type`` of ``config``'s ``model.head`` ('' where it has none)."""
     return (config.get('model', {}).get('head') or {}).get('type', '')
+
+
+def export_example(config: Any, model: Callable, batch: int, size: Sequence[int]
+                   ) -> Tuple[Any, Any, Tuple[str, ...]]:
+    """What an export tool traces and names: a torch generator seeded 0, a normal
+    (``batch``, 3, H, W) input drawn from it (``size`` = H, W; the tool's check then draws
+    its own inputs from the same generator), and the names of ``model``'s outputs on it
+    (:func:`output_names`, from one pass without gradients)."""
+    import torch
+    generator = torch.Generator().manual_seed(0)
+    example = torch.randn(batch, 3, *size, generator=generator)
+    with torch.no_grad():
+        names = output_names(config, model(example))
+    return generator, example, names
 
 
 def output_names(config: Any, outputs: Any) -> Tuple[str, ...]:

@@ -26,9 +26,9 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
+        export_example,
         export_model,
         max_abs_difference,
-        output_names,
     )
     parser = export_argument_parser(__doc__, 'default: work_dirs/ncnn/<config>_<H>x<W>')
     parser.add_argument('--fold-shuffles', action='store_true',
@@ -40,10 +40,7 @@ def main() -> int:
     if loaded is None:
         return 2
     config, model, out = loaded
-    gen = torch.Generator().manual_seed(0)
-    example = torch.randn(1, 3, h, w, generator=gen)
-    with torch.no_grad():
-        names = output_names(config, model(example))
+    gen, example, names = export_example(config, model, 1, (h, w))
     export_ncnn(model, example, out, fold_shuffles=args.fold_shuffles)
     run = ncnn_runner(out, num_threads=torch.get_num_threads(), outputs=len(names))
     result = max_abs_difference(run, model, (1, ), (h, w), gen, 'ncnn')

@@ -33,9 +33,9 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
+        export_example,
         export_model,
         max_abs_difference,
-        output_names,
         parse_export_arguments,
     )
     parser = export_argument_parser(__doc__,
@@ -54,11 +54,9 @@ def main() -> int:
     if loaded is None:
         return 2
     config, model, out = loaded
-    gen = torch.Generator().manual_seed(0)
     # Traced at batch 2 when the batch is dynamic: a batch of 1 can be specialised away.
-    example = torch.randn(2 if args.dynamic_batch else 1, 3, h, w, generator=gen)
-    with torch.no_grad():
-        names = output_names(config, model(example))
+    gen, example, names = export_example(config, model, 2 if args.dynamic_batch else 1,
+                                         (h, w))
     export_onnx(model, example, out, output_names=names, dynamic_batch=args.dynamic_batch,
                 cpu_kernels=args.cpu_kernels)
     onnx.checker.check_model(onnx.load(out))

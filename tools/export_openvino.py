@@ -34,9 +34,9 @@ def main() -> int:
         check_line,
         describe_shapes,
         export_argument_parser,
+        export_example,
         export_model,
         max_abs_difference,
-        output_names,
         parse_export_arguments,
     )
     parser = export_argument_parser(__doc__, 'default: work_dirs/openvino/<config>_<H>x<W>.xml')
@@ -51,10 +51,7 @@ def main() -> int:
     if loaded is None:
         return 2
     config, model, out = loaded
-    gen = torch.Generator().manual_seed(0)
-    example = torch.randn(1, 3, h, w, generator=gen)
-    with torch.no_grad():
-        names = output_names(config, model(example))
+    gen, example, names = export_example(config, model, 1, (h, w))
     # Weights kept float32 (save_model compresses them to float16 by default).
     converted = convert_openvino(model, example, names, cpu_kernels=args.cpu_kernels)
     ov.save_model(converted, out, compress_to_fp16=False)

@@ -29,6 +29,21 @@ def _pair(value: _Pair, name: str) -> Tuple[int, int]:
     return pair
 
 
+def _sampling_origins(x: torch.Tensor, kernel: Tuple[int, int], out_size: Tuple[int, int],
+                      stride: Tuple[int, int], padding: Tuple[int, int],
+                      dilation: Tuple[int, int]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Where each kernel point (row-major) samples at each output pixel before its offset:
+    the rows, (points, H_out, 1), and the columns, (points, 1, W_out), in ``x``'s dtype
+    and device."""
+    (kh, kw), (h_out, w_out) = kernel, out_size
+    rows = torch.arange(h_out, dtype=x.dtype, device=x.device) * stride[0] - padding[0]
+    cols = torch.arange(w_out, dtype=x.dtype, device=x.device) * stride[1] - padding[1]
+    kernel_rows = torch.arange(kh, dtype=x.dtype, device=x.device) * dilation[0]
+    kernel_cols = torch.arange(kw, dtype=x.dtype, device=x.device) * dilation[1]
+    return (kernel_rows.repeat_interleave(kw).view(kh * kw, 1, 1) + rows.view(1, h_out, 1),
+            kernel_cols.repeat(kh).view(kh * kw, 1, 1) + cols.view(1, 1, w_out))
+
+
 def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
                   stride: Tuple[int, int] = (1, 1), padding: Tuple[int, int] = (0, 0),
                   dilation: Tuple[int, int] = (1, 1), groups: int = 1,
@@ -55,14 +70,9 @@ def deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch.Tensor,
     points = kh * kw
     h_out, w_out = offset.shape[-2:]
     offset = offset.reshape(n * deform_groups, points, 2, h_out, w_out)
-    rows = torch.arange(h_out, dtype=x.dtype, device=x.device) * stride[0] - padding[0]
-    cols = torch.arange(w_out, dtype=x.dtype, device=x.device) * stride[1] - padding[1]
-    kernel_rows = torch.arange(kh, dtype=x.dtype, device=x.device) * dilation[0]
-    kernel_cols = torch.arange(kw, dtype=x.dtype, device=x.device) * dilation[1]
-    y = offset[:, :, 0] + (kernel_rows.repeat_interleave(kw).view(points, 1, 1)
-                           + rows.view(1, h_out, 1))
-    x_pos = offset[:, :, 1] + (kernel_cols.repeat(kh).view(points, 1, 1)
-                               + cols.view(1, 1, w_out))
+    base_y, base_x = _sampling_origins(x, (kh, kw), (h_out, w_out), stride, padding, dilation)
+    y = offset[:, :, 0] + base_y
+    x_pos = offset[:, :, 1] + base_x
     # Pixel centres in grid_sample's [-1, 1] coordinates (align_corners=False): position
     # p of a size-s axis is (2p + 1) / s - 1; outside the input the samples are zero.
     grid = torch.stack(((2 * x_pos + 1) / w - 1, (2 * y + 1) / h - 1), dim=-1)
@@ -89,15 +99,11 @@ def _portable_deform_conv2d(x: torch.Tensor, offset: torch.Tensor, weight: torch
     points, g, cg = kh * kw, deform_groups, c // deform_groups
     h_out, w_out = offset.shape[-2:]
     offset = offset.reshape(n, g * points, 2, h_out * w_out)
-    rows = torch.arange(h_out, dtype=x.dtype, device=x.device) * stride[0] - padding[0]
-    cols = torch.arange(w_out, dtype=x.dtype, device=x.device) * stride[1] - padding[1]
-    kernel_rows = torch.arange(kh, dtype=x.dtype, device=x.device) * dilation[0]
-    kernel_cols = torch.arange(kw, dtype=x.dtype, device=x.device) * dilation[1]
     # Each (group, kernel point)'s position at each output pixel, (g * points, pixels).
-    base_y = (kernel_rows.repeat_interleave(kw).view(points, 1, 1) + rows.view(1, h_out, 1)
-              ).expand(points, h_out, w_out).reshape(points, h_out * w_out).repeat(g, 1)
-    base_x = (kernel_cols.repeat(kh).view(points, 1, 1) + cols.view(1, 1, w_out)
-              ).expand(points, h_out, w_out).reshape(points, h_out * w_out).repeat(g, 1)
+    base_y, base_x = (
+        base.expand(points, h_out, w_out).reshape(points, h_out * w_out).repeat(g, 1)
+        for base in _sampling_origins(x, (kh, kw), (h_out, w_out), stride, padding,
+                                      dilation))
     # Group k's rows start at k * (h + 2) + 1 in the tall image, a zero row on each side:
     # a row clamped to [-1, h] samples zeros wherever the unclamped one would.
     first_row = (torch.arange(g, dtype=x.dtype, device=x.device) * (h + 2) + 1
